@@ -1,0 +1,111 @@
+// Package api binds the SSH engine (package bbssh) to the pod protocol
+// (package pod): it registers the pod vars that the client-side namespaces
+// in resources/ call, decodes their arguments, keeps engine objects in the
+// handle registry and turns engine errors into typed ex-info data.
+package api
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"sync"
+
+	"bbssh/bbssh"
+	"bbssh/pod"
+)
+
+// ErrorNS is the namespace of every :type keyword the pod sends.
+const ErrorNS = "bbssh"
+
+// API holds the state shared by the vars: the handle registry and which
+// handles belong to which session.
+type API struct {
+	reg *pod.Registry
+	// Stderr receives banners and warnings.
+	Stderr io.Writer
+
+	mu    sync.Mutex
+	owned map[*bbssh.Session][]pod.Handle // handles released with their session
+}
+
+// New returns an API with an empty registry.
+func New() *API {
+	return &API{reg: pod.NewRegistry(ErrorNS), Stderr: os.Stderr, owned: map[*bbssh.Session][]pod.Handle{}}
+}
+
+// Register adds every pod var to srv.
+func (a *API) Register(srv *pod.Server) {
+	a.registerSession(srv.Namespace("pod.epiccastle.bbssh.pod.session"))
+	a.registerExec(srv.Namespace("pod.epiccastle.bbssh.pod.exec"))
+	a.registerRegistry(srv.Namespace("pod.epiccastle.bbssh.pod.registry"))
+}
+
+// Close closes every session, and so every forward and command on them.
+// The pod calls it on shutdown.
+func (a *API) Close() {
+	var wg sync.WaitGroup
+	a.reg.Each("session", func(obj any) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			obj.(*bbssh.Session).Close()
+		}()
+	})
+	wg.Wait()
+}
+
+// own records that h lives and dies with session s.
+func (a *API) own(s *bbssh.Session, h pod.Handle) {
+	a.mu.Lock()
+	a.owned[s] = append(a.owned[s], h)
+	a.mu.Unlock()
+}
+
+// releaseOwned releases the handles that belonged to s.
+func (a *API) releaseOwned(s *bbssh.Session) {
+	a.mu.Lock()
+	hs := a.owned[s]
+	delete(a.owned, s)
+	a.mu.Unlock()
+	for _, h := range hs {
+		if obj, err := a.reg.Release(h); err == nil {
+			if c, ok := obj.(io.Closer); ok {
+				c.Close()
+			}
+		}
+	}
+}
+
+func (a *API) session(v any) (*bbssh.Session, error) {
+	obj, err := a.reg.Get("session", v)
+	if err != nil {
+		return nil, err
+	}
+	return obj.(*bbssh.Session), nil
+}
+
+// engineError gives an engine error its :type and ex-data.
+func engineError(err error) error {
+	if err == nil {
+		return nil
+	}
+	var pe *pod.Error
+	if errors.As(err, &pe) {
+		return err
+	}
+	if errors.Is(err, context.Canceled) {
+		return &pod.Error{Type: ErrorNS + "/cancelled", Message: "bbssh: cancelled: the pod is shutting down", Err: err}
+	}
+	e := &pod.Error{Type: ErrorNS + "/error", Message: err.Error(), Err: err}
+	if k := bbssh.KindOf(err); k != "" {
+		e.Type = ErrorNS + "/" + string(k)
+	}
+	var hk *bbssh.HostKeyError
+	if errors.As(err, &hk) {
+		e.With("host", hk.Host).With("key-type", hk.KeyType).With("fingerprint", hk.Fingerprint)
+	}
+	return e
+}
+
+func kw(name string) pod.Handle { return pod.Handle(name) }

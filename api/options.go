@@ -1,0 +1,190 @@
+package api
+
+import (
+	"errors"
+	"encoding/base64"
+	"fmt"
+	"strings"
+	"time"
+
+	"bbssh/bbssh"
+	"bbssh/pod"
+
+	"olympos.io/encoding/edn"
+)
+
+// sshOptionKeys are the options of (bbssh/ssh host opts) that reach the
+// pod. Client-only options (:no-connect, :port-forward-*) are handled by
+// the client code before the call.
+var sshOptionKeys = map[string]bool{
+	"port": true, "username": true, "password": true, "identity": true,
+	"passphrase": true, "private-key": true, "private-key-base64": true,
+	"strict-host-key-checking": true, "accept-host-key": true, "known-hosts": true,
+	"silence-messages": true, "connect-timeout": true, "identities-only": true,
+	"agent-socket": true, "no-agent": true,
+}
+
+// parseSSHOptions turns the option map of bbssh/ssh into engine options.
+func parseSSHOptions(host string, m pod.Map) (o bbssh.Options, err error) {
+	defer asBadOption(&err)
+	o.Host = host
+	for _, k := range m.Keys() {
+		if !sshOptionKeys[k] {
+			return o, badOption("unknown option :%s for bbssh/ssh", k)
+		}
+	}
+	port, err := m.Int("port", 22)
+	if err != nil {
+		return o, err
+	}
+	if port < 1 || port > 65535 {
+		return o, badOption("option :port must be between 1 and 65535, got %d", port)
+	}
+	o.Port = int(port)
+	if o.User, err = m.String("username", ""); err != nil {
+		return o, err
+	}
+	if o.Password, err = m.String("password", ""); err != nil {
+		return o, err
+	}
+	if o.Passphrase, err = m.String("passphrase", ""); err != nil {
+		return o, err
+	}
+	if v, ok := m.Get("identity"); ok && v != nil {
+		switch id := v.(type) {
+		case string:
+			o.IdentityFiles = []string{id}
+		case []any:
+			for i, x := range id {
+				s, err := pod.AsString(fmt.Sprintf("option :identity item %d", i+1), x)
+				if err != nil {
+					return o, err
+				}
+				o.IdentityFiles = append(o.IdentityFiles, s)
+			}
+		default:
+			return o, badOption("option :identity must be a file name or a vector of them, got %s", pod.Describe(v))
+		}
+	}
+	if key, err := m.String("private-key", ""); err != nil {
+		return o, err
+	} else if key != "" {
+		o.PrivateKey = privateKeyText(key)
+	}
+	if b64, err := m.String("private-key-base64", ""); err != nil {
+		return o, err
+	} else if b64 != "" {
+		if o.PrivateKey, err = base64.StdEncoding.DecodeString(b64); err != nil {
+			return o, badOption("option :private-key bytes are not valid base64")
+		}
+	}
+	o.NoDefaultIdentities = m.Bool("identities-only", false)
+	o.NoAgent = m.Bool("no-agent", false)
+	if o.AgentSocket, err = m.String("agent-socket", ""); err != nil {
+		return o, err
+	}
+	if v, ok := m.Get("known-hosts"); ok {
+		switch kh := v.(type) {
+		case nil:
+		case bool:
+			if !kh {
+				o.KnownHosts = []string{}
+			}
+		case string:
+			o.KnownHosts = []string{kh}
+		default:
+			return o, badOption("option :known-hosts must be a file name or false, got %s", pod.Describe(v))
+		}
+	}
+	if o.HostKeyPolicy.Strict, err = strictOption(m); err != nil {
+		return o, err
+	}
+	if o.HostKeyPolicy.Accept, err = acceptOption(m); err != nil {
+		return o, err
+	}
+	timeout, err := m.Int("connect-timeout", 0)
+	if err != nil {
+		return o, err
+	}
+	if timeout < 0 {
+		return o, badOption("option :connect-timeout must be a number of milliseconds >= 0, got %d", timeout)
+	}
+	o.ConnectTimeout = time.Duration(timeout) * time.Millisecond
+	return o, nil
+}
+
+// privateKeyText accepts a key as its PEM/OpenSSH text or, as bbssh 0.6
+// did, as the base64 of the key file.
+func privateKeyText(key string) []byte {
+	if strings.Contains(key, "-----BEGIN") {
+		return []byte(key)
+	}
+	if raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(key)); err == nil {
+		return raw
+	}
+	return []byte(key)
+}
+
+// strictOption maps :strict-host-key-checking (true, false, :ask, "ask",
+// :accept-new, "yes", "no") to OpenSSH's words.
+func strictOption(m pod.Map) (string, error) {
+	v, ok := m.Get("strict-host-key-checking")
+	if !ok || v == nil {
+		return "", nil
+	}
+	switch x := v.(type) {
+	case bool:
+		if x {
+			return "yes", nil
+		}
+		return "no", nil
+	case string, edn.Keyword:
+		s := fmt.Sprint(x)
+		switch s {
+		case "yes", "no", "ask", "accept-new":
+			return s, nil
+		case "true":
+			return "yes", nil
+		case "false", "off":
+			return "no", nil
+		}
+	}
+	return "", badOption("option :strict-host-key-checking must be true, false, :ask or :accept-new, got %s", pod.Describe(v))
+}
+
+// acceptOption maps :accept-host-key (true, false, :new, "SHA256:...").
+func acceptOption(m pod.Map) (string, error) {
+	v, ok := m.Get("accept-host-key")
+	if !ok || v == nil {
+		return "", nil
+	}
+	switch x := v.(type) {
+	case bool:
+		if x {
+			return "yes", nil
+		}
+		return "no", nil
+	case edn.Keyword:
+		if x == "new" {
+			return "new", nil
+		}
+	case string:
+		if x == "new" || strings.HasPrefix(x, "SHA256:") {
+			return x, nil
+		}
+	}
+	return "", badOption("option :accept-host-key must be true, false, :new or a \"SHA256:...\" fingerprint, got %s", pod.Describe(v))
+}
+
+func badOption(format string, args ...any) *pod.Error {
+	return pod.Errorf(ErrorNS+"/bad-option", format, args...)
+}
+
+// asBadOption gives option errors of the protocol's bad-argument type the
+// bad-option type, so that every wrong option value reads the same.
+func asBadOption(err *error) {
+	var pe *pod.Error
+	if errors.As(*err, &pe) && pe.Type == pod.BadArgument {
+		pe.Type = ErrorNS + "/bad-option"
+	}
+}

@@ -1,0 +1,156 @@
+package bbssh
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/agent"
+)
+
+// authPlan is the list of auth methods to try, in OpenSSH's order:
+// public keys (agent, then identity files, then the inline key), then
+// keyboard-interactive and password. notes records identities that could
+// not be used, for the error message when everything fails.
+type authPlan struct {
+	methods   []ssh.AuthMethod
+	tried     []string
+	notes     []string
+	agentConn net.Conn
+}
+
+// close releases the agent connection.
+func (p *authPlan) close() {
+	if p.agentConn != nil {
+		p.agentConn.Close()
+	}
+}
+
+func defaultIdentityFiles() []string {
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return nil
+	}
+	var files []string
+	for _, name := range []string{"id_ed25519", "id_ecdsa", "id_rsa"} {
+		f := filepath.Join(home, ".ssh", name)
+		if _, err := os.Stat(f); err == nil {
+			files = append(files, f)
+		}
+	}
+	return files
+}
+
+func newAuthPlan(o *Options) (*authPlan, error) {
+	p := &authPlan{}
+	var signers []ssh.Signer
+	if !o.NoAgent {
+		sock := o.AgentSocket
+		if sock == "" {
+			sock = os.Getenv("SSH_AUTH_SOCK")
+		}
+		if sock != "" {
+			if conn, err := net.Dial("unix", sock); err == nil {
+				p.agentConn = conn
+				if agentSigners, err := agent.NewClient(conn).Signers(); err == nil {
+					signers = append(signers, agentSigners...)
+				} else {
+					p.notes = append(p.notes, fmt.Sprintf("ssh-agent: %v", err))
+				}
+			} else {
+				p.notes = append(p.notes, fmt.Sprintf("ssh-agent at %s: %v", sock, pathErr(err)))
+			}
+		}
+	}
+	files := append([]string(nil), o.IdentityFiles...)
+	if !o.NoDefaultIdentities {
+		files = append(files, defaultIdentityFiles()...)
+	}
+	for _, f := range files {
+		pem, err := os.ReadFile(expandHome(f))
+		if err != nil {
+			return nil, errorf(KindBadOption, nil, "identity file %s cannot be read: %v", f, pathErr(err))
+		}
+		s, err := parseKey(pem, f, o)
+		if err != nil {
+			p.notes = append(p.notes, err.Error())
+			continue
+		}
+		signers = append(signers, s)
+	}
+	if len(o.PrivateKey) > 0 {
+		s, err := parseKey(o.PrivateKey, ":private-key", o)
+		if err != nil {
+			return nil, errorf(KindBadOption, nil, "%s", err.Error())
+		}
+		signers = append(signers, s)
+	}
+	if len(signers) > 0 {
+		p.methods = append(p.methods, ssh.PublicKeys(signers...))
+		p.tried = append(p.tried, fmt.Sprintf("publickey (%d keys)", len(signers)))
+	}
+	password := o.Password
+	ask := func(prompt string) (string, error) {
+		if password != "" {
+			return password, nil
+		}
+		if o.Prompter == nil {
+			return "", errors.New("no password given and no way to ask for one")
+		}
+		return o.Prompter.Password(prompt)
+	}
+	if password != "" || o.Prompter != nil {
+		prompt := fmt.Sprintf("Password for %s@%s", o.User, o.Host)
+		p.methods = append(p.methods,
+			ssh.KeyboardInteractive(func(name, instruction string, questions []string, echos []bool) ([]string, error) {
+				answers := make([]string, len(questions))
+				for i, q := range questions {
+					if echos[i] || !strings.Contains(strings.ToLower(q), "password") {
+						return nil, fmt.Errorf("cannot answer the question %q", q)
+					}
+					a, err := ask(prompt)
+					if err != nil {
+						return nil, err
+					}
+					answers[i] = a
+				}
+				return answers, nil
+			}),
+			ssh.PasswordCallback(func() (string, error) { return ask(prompt) }))
+		p.tried = append(p.tried, "keyboard-interactive", "password")
+	}
+	return p, nil
+}
+
+// parseKey parses a private key, decrypting it with the passphrase from
+// the options or from the prompter. Errors name the key, never its
+// passphrase.
+func parseKey(pem []byte, name string, o *Options) (ssh.Signer, error) {
+	s, err := ssh.ParsePrivateKey(pem)
+	var missing *ssh.PassphraseMissingError
+	if !errors.As(err, &missing) {
+		if err != nil {
+			return nil, fmt.Errorf("identity %s: %v", name, err)
+		}
+		return s, nil
+	}
+	passphrase := o.Passphrase
+	if passphrase == "" && o.Prompter != nil {
+		passphrase, err = o.Prompter.Passphrase("Passphrase for " + name)
+		if err != nil {
+			return nil, fmt.Errorf("identity %s: passphrase: %v", name, err)
+		}
+	}
+	if passphrase == "" {
+		return nil, fmt.Errorf("identity %s is encrypted and no passphrase was given", name)
+	}
+	s, err = ssh.ParsePrivateKeyWithPassphrase(pem, []byte(passphrase))
+	if err != nil {
+		return nil, fmt.Errorf("identity %s: cannot decrypt it with the passphrase given: %v", name, err)
+	}
+	return s, nil
+}

@@ -1,0 +1,231 @@
+package bbssh
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"sync"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// OutputMode says what happens to a remote command's stdout or stderr.
+type OutputMode int
+
+const (
+	// Stream keeps the output in the channel's flow-controlled buffer
+	// until the caller reads it with Process.Stdout / Stderr; a reader
+	// that does not keep up slows the remote command, never the memory.
+	Stream OutputMode = iota
+	// Capture collects the whole output in memory, returned by Wait.
+	Capture
+	// Discard drops the output.
+	Discard
+)
+
+// ExecOptions describe one remote command.
+type ExecOptions struct {
+	// Command is the command line, run by the remote user's shell.
+	Command string
+	// Stdin, when true, leaves stdin open for Process.Stdin; otherwise
+	// StdinData (possibly empty) is sent and stdin is closed.
+	Stdin     bool
+	StdinData []byte
+	// Stdout and Stderr say where the output goes.
+	Stdout, Stderr OutputMode
+	// Pty requests a pseudo-terminal of type Term (default "xterm") and
+	// size Cols x Rows (default 80 x 24).
+	Pty        bool
+	Term       string
+	Cols, Rows int
+	// Env is sent as environment requests; the server's AcceptEnv decides
+	// which it honours.
+	Env map[string]string
+	// AgentForwarding forwards the local ssh-agent to the command.
+	AgentForwarding bool
+}
+
+// Result is how a remote command ended.
+type Result struct {
+	// ExitCode is the exit status, or -1 when the command was killed by
+	// a signal or the connection ended first.
+	ExitCode int
+	// Signal names the signal that killed the command ("TERM"), if any.
+	Signal string
+	// Stdout and Stderr hold captured output (Capture mode only).
+	Stdout, Stderr []byte
+	// Err is set when no exit status arrived (connection lost).
+	Err error
+}
+
+// Process is a remote command started by Session.Exec.
+type Process struct {
+	session *Session
+	ssh     *ssh.Session
+	stdin   io.WriteCloser
+	stdout  io.Reader
+	stderr  io.Reader
+	outBuf  bytes.Buffer
+	errBuf  bytes.Buffer
+	done    chan struct{}
+	result  Result
+
+	closeOnce sync.Once
+}
+
+// Exec starts a command on the session.
+func (s *Session) Exec(ctx context.Context, o ExecOptions) (*Process, error) {
+	client, err := s.Client()
+	if err != nil {
+		return nil, err
+	}
+	sess, err := client.NewSession()
+	if err != nil {
+		return nil, errorf(KindExec, err, "cannot open a channel for %q", o.Command)
+	}
+	p := &Process{session: s, ssh: sess, done: make(chan struct{})}
+	if err := p.setup(client, o); err != nil {
+		sess.Close()
+		return nil, err
+	}
+	if err := sess.Start(o.Command); err != nil {
+		sess.Close()
+		return nil, errorf(KindExec, err, "cannot start %q", o.Command)
+	}
+	if !s.track(p) {
+		return nil, errorf(KindNotConnected, nil, "session ended while starting %q", o.Command)
+	}
+	go p.wait()
+	return p, nil
+}
+
+func (p *Process) setup(client *ssh.Client, o ExecOptions) error {
+	sess := p.ssh
+	for k, v := range o.Env {
+		if err := sess.Setenv(k, v); err != nil {
+			// OpenSSH ignores refused variables with a debug message;
+			// so do we, the command still runs.
+			continue
+		}
+	}
+	if o.Pty {
+		term, cols, rows := o.Term, o.Cols, o.Rows
+		if term == "" {
+			term = "xterm"
+		}
+		if cols <= 0 {
+			cols = 80
+		}
+		if rows <= 0 {
+			rows = 24
+		}
+		if err := sess.RequestPty(term, rows, cols, ssh.TerminalModes{}); err != nil {
+			return errorf(KindExec, err, "pty request refused")
+		}
+	}
+	if o.AgentForwarding {
+		if err := forwardAgent(client, sess, p.session.Options()); err != nil {
+			return err
+		}
+	}
+	var err error
+	if o.Stdin {
+		if p.stdin, err = sess.StdinPipe(); err != nil {
+			return errorf(KindExec, err, "stdin")
+		}
+	} else {
+		sess.Stdin = bytes.NewReader(o.StdinData)
+	}
+	switch o.Stdout {
+	case Capture:
+		sess.Stdout = &p.outBuf
+	case Stream:
+		if p.stdout, err = sess.StdoutPipe(); err != nil {
+			return errorf(KindExec, err, "stdout")
+		}
+	}
+	switch o.Stderr {
+	case Capture:
+		sess.Stderr = &p.errBuf
+	case Stream:
+		if p.stderr, err = sess.StderrPipe(); err != nil {
+			return errorf(KindExec, err, "stderr")
+		}
+	}
+	return nil
+}
+
+// wait collects the exit status; it runs once per process.
+func (p *Process) wait() {
+	err := p.ssh.Wait()
+	r := Result{ExitCode: 0}
+	var exitErr *ssh.ExitError
+	var missing *ssh.ExitMissingError
+	switch {
+	case err == nil:
+	case errors.As(err, &exitErr):
+		r.ExitCode = exitErr.ExitStatus()
+		r.Signal = exitErr.Signal()
+		if r.Signal != "" {
+			r.ExitCode = -1
+		}
+	case errors.As(err, &missing):
+		r.ExitCode = -1
+		r.Err = errorf(KindClosed, nil, "the connection ended before the command reported its exit status")
+	default:
+		r.ExitCode = -1
+		r.Err = errorf(KindExec, err, "command failed")
+	}
+	r.Stdout = p.outBuf.Bytes()
+	r.Stderr = p.errBuf.Bytes()
+	p.result = r
+	close(p.done)
+	p.session.untrack(p)
+}
+
+// Wait blocks until the command has ended (and captured output is
+// complete) or ctx ends.
+func (p *Process) Wait(ctx context.Context) (Result, error) {
+	select {
+	case <-p.done:
+		return p.result, nil
+	case <-ctx.Done():
+		return Result{}, ctx.Err()
+	}
+}
+
+// Exited reports whether the command has ended, and its result if so.
+func (p *Process) Exited() (Result, bool) {
+	select {
+	case <-p.done:
+		return p.result, true
+	default:
+		return Result{}, false
+	}
+}
+
+// Stdin returns the command's stdin, or nil unless ExecOptions.Stdin.
+// Closing it sends EOF.
+func (p *Process) Stdin() io.WriteCloser { return p.stdin }
+
+// Stdout returns the command's stdout in Stream mode, else nil.
+func (p *Process) Stdout() io.Reader { return p.stdout }
+
+// Stderr returns the command's stderr in Stream mode, else nil.
+func (p *Process) Stderr() io.Reader { return p.stderr }
+
+// Signal sends a signal such as "TERM" or "KILL" to the command.
+func (p *Process) Signal(name string) error {
+	if err := p.ssh.Signal(ssh.Signal(name)); err != nil {
+		return errorf(KindExec, err, "signal %s", name)
+	}
+	return nil
+}
+
+// Close closes the command's channel; a running command gets SIGHUP from
+// the server. It is idempotent.
+func (p *Process) Close() error {
+	p.closeOnce.Do(func() { p.ssh.Close() })
+	return nil
+}

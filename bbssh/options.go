@@ -1,0 +1,143 @@
+package bbssh
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"time"
+)
+
+// Options say how to reach and log in to one SSH server. Zero values mean
+// the OpenSSH default noted on each field.
+type Options struct {
+	// Host is the server's name or address. Required.
+	Host string
+	// Port is the server's TCP port; 0 means 22.
+	Port int
+	// User is the login name; empty means the local user's name.
+	User string
+
+	// Password is offered to password and keyboard-interactive auth.
+	Password string
+	// IdentityFiles are private key files tried in order, before the
+	// default ones (~/.ssh/id_ed25519, id_ecdsa, id_rsa).
+	IdentityFiles []string
+	// Passphrase decrypts encrypted identities and PrivateKey.
+	Passphrase string
+	// PrivateKey is a private key given as its file contents (PEM or
+	// OpenSSH format), tried after IdentityFiles.
+	PrivateKey []byte
+	// NoDefaultIdentities stops the default identity files being tried
+	// (OpenSSH's IdentitiesOnly, applied to the defaults).
+	NoDefaultIdentities bool
+	// AgentSocket is the ssh-agent socket; empty means $SSH_AUTH_SOCK.
+	// NoAgent disables agent auth.
+	AgentSocket string
+	NoAgent     bool
+
+	// KnownHosts are the known_hosts files; nil means ~/.ssh/known_hosts.
+	// Files that do not exist are treated as empty. New keys, when
+	// accepted, are added to the first one.
+	KnownHosts []string
+	// HostKeyPolicy decides about keys known_hosts does not vouch for.
+	HostKeyPolicy HostKeyPolicy
+
+	// ConnectTimeout bounds the TCP connect and SSH handshake; 0 means
+	// no limit beyond the caller's context.
+	ConnectTimeout time.Duration
+
+	// Messages receives the server's banner and warnings (for example
+	// "Permanently added ..."); nil discards them.
+	Messages io.Writer
+	// Prompter asks the user for passwords, passphrases and host-key
+	// decisions; nil means nobody can be asked.
+	Prompter Prompter
+}
+
+// Prompter asks the person running the script. Every method may return an
+// error to cancel the connection.
+type Prompter interface {
+	// Password asks for the password of user@host.
+	Password(prompt string) (string, error)
+	// Passphrase asks for the passphrase of a key file.
+	Passphrase(prompt string) (string, error)
+	// YesNo asks a yes/no question, such as whether to trust a host key.
+	YesNo(question string) (bool, error)
+}
+
+// Addr returns host:port for dialing.
+func (o *Options) Addr() string {
+	return joinHostPort(o.Host, o.port())
+}
+
+func (o *Options) port() int {
+	if o.Port == 0 {
+		return 22
+	}
+	return o.Port
+}
+
+func joinHostPort(host string, port int) string {
+	if len(host) > 0 && host[0] == '[' {
+		return host + ":" + strconv.Itoa(port)
+	}
+	return fmt.Sprintf("%s:%d", bracketIPv6(host), port)
+}
+
+func bracketIPv6(host string) string {
+	for i := 0; i < len(host); i++ {
+		if host[i] == ':' {
+			return "[" + host + "]"
+		}
+	}
+	return host
+}
+
+// validate checks the options and fills in defaults.
+func (o *Options) validate() error {
+	if o.Host == "" {
+		return errorf(KindBadOption, nil, "no host given")
+	}
+	if o.Port < 0 || o.Port > 65535 {
+		return errorf(KindBadOption, nil, "port %d is out of range 1-65535", o.Port)
+	}
+	if o.User == "" {
+		u, err := user.Current()
+		if err != nil {
+			return errorf(KindBadOption, err, "no user given and the local user is unknown")
+		}
+		o.User = u.Username
+	}
+	if o.KnownHosts == nil {
+		if home, err := os.UserHomeDir(); err == nil {
+			o.KnownHosts = []string{filepath.Join(home, ".ssh", "known_hosts")}
+		}
+	}
+	for _, f := range o.IdentityFiles {
+		if _, err := os.Stat(expandHome(f)); err != nil {
+			return errorf(KindBadOption, nil, "identity file %s cannot be read: %v", f, pathErr(err))
+		}
+	}
+	return nil
+}
+
+// pathErr strips the path from an *os.PathError, which the caller names.
+func pathErr(err error) error {
+	if pe, ok := err.(*os.PathError); ok {
+		return pe.Err
+	}
+	return err
+}
+
+// expandHome turns a leading ~/ into the home directory.
+func expandHome(path string) string {
+	if len(path) >= 2 && path[0] == '~' && path[1] == '/' {
+		if home, err := os.UserHomeDir(); err == nil {
+			return filepath.Join(home, path[2:])
+		}
+	}
+	return path
+}

@@ -1,0 +1,254 @@
+package bbssh
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"sync"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// Session is one SSH connection and everything that lives on it: running
+// commands and forwards. It is created unconnected by NewSession, connected
+// by Connect, and ends with Close or when the connection dies; either way
+// everything on it is closed.
+type Session struct {
+	opts Options
+
+	mu       sync.Mutex
+	client   *ssh.Client
+	dead     chan struct{} // closed when the current connection ends
+	children map[io.Closer]struct{}
+	closed   bool
+}
+
+// NewSession returns an unconnected session for opts.
+func NewSession(opts Options) *Session {
+	return &Session{opts: opts, children: map[io.Closer]struct{}{}}
+}
+
+// Options returns a copy of the session's options.
+func (s *Session) Options() Options {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.opts
+}
+
+// Connect opens the connection: TCP, handshake, host key check and auth.
+// Connecting a connected session is an error.
+func (s *Session) Connect(ctx context.Context) error {
+	s.mu.Lock()
+	if s.client != nil {
+		s.mu.Unlock()
+		return errorf(KindBadOption, nil, "session to %s is already connected", s.opts.Addr())
+	}
+	opts := s.opts
+	s.mu.Unlock()
+
+	if err := opts.validate(); err != nil {
+		return err
+	}
+	if opts.ConnectTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, opts.ConnectTimeout)
+		defer cancel()
+	}
+	checker, err := newHostKeyChecker(&opts)
+	if err != nil {
+		return err
+	}
+	plan, err := newAuthPlan(&opts)
+	if err != nil {
+		return err
+	}
+	defer plan.close()
+	config := &ssh.ClientConfig{
+		User:              opts.User,
+		Auth:              plan.methods,
+		HostKeyCallback:   checker.callback,
+		HostKeyAlgorithms: checker.algorithms(opts.Addr()),
+		BannerCallback: func(message string) error {
+			if opts.Messages != nil {
+				io.WriteString(opts.Messages, message)
+			}
+			return nil
+		},
+	}
+	addr := opts.Addr()
+	var dialer net.Dialer
+	conn, err := dialer.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return errorf(KindConnect, unwrapNetErr(err), "cannot connect to %s", addr)
+	}
+	// The handshake has no context of its own: closing the connection
+	// when ctx ends is what bounds it.
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	c, chans, reqs, err := ssh.NewClientConn(conn, addr, config)
+	interrupted := !stop()
+	if err != nil {
+		conn.Close()
+		return handshakeError(err, &opts, plan, interrupted, ctx)
+	}
+	client := ssh.NewClient(c, chans, reqs)
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		client.Close()
+		return errorf(KindClosed, nil, "session closed while connecting")
+	}
+	s.client = client
+	dead := make(chan struct{})
+	s.dead = dead
+	go func() {
+		client.Wait()
+		close(dead)
+		s.connectionEnded(client)
+	}()
+	return nil
+}
+
+func unwrapNetErr(err error) error {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Err != nil {
+		return op.Err
+	}
+	return err
+}
+
+// handshakeError turns a failed handshake into an engine error with a kind.
+func handshakeError(err error, o *Options, plan *authPlan, interrupted bool, ctx context.Context) error {
+	var hk *HostKeyError
+	if errors.As(err, &hk) {
+		return hk
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	if interrupted {
+		return errorf(KindConnect, ctx.Err(), "connecting to %s timed out", o.Addr())
+	}
+	if strings.Contains(err.Error(), "unable to authenticate") {
+		msg := fmt.Sprintf("authentication failed for %s@%s", o.User, o.Addr())
+		if len(plan.tried) > 0 {
+			msg += "; tried " + strings.Join(plan.tried, ", ")
+		} else {
+			msg += "; no identity, agent key or password to try"
+		}
+		if len(plan.notes) > 0 {
+			msg += "; " + strings.Join(plan.notes, "; ")
+		}
+		return &Error{Kind: KindAuth, Msg: msg}
+	}
+	return errorf(KindConnect, err, "ssh handshake with %s failed", o.Addr())
+}
+
+// connectionEnded closes everything that lived on a connection that ended.
+func (s *Session) connectionEnded(client *ssh.Client) {
+	s.mu.Lock()
+	if s.client != client {
+		s.mu.Unlock()
+		return
+	}
+	s.client = nil
+	children := s.takeChildren()
+	s.mu.Unlock()
+	closeAll(children)
+}
+
+func (s *Session) takeChildren() []io.Closer {
+	children := make([]io.Closer, 0, len(s.children))
+	for c := range s.children {
+		children = append(children, c)
+	}
+	s.children = map[io.Closer]struct{}{}
+	return children
+}
+
+func closeAll(cs []io.Closer) {
+	for _, c := range cs {
+		c.Close()
+	}
+}
+
+// Connected reports whether the session has a live connection.
+func (s *Session) Connected() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.client != nil
+}
+
+// Client returns the live SSH client, or an error naming the session when
+// it is not connected.
+func (s *Session) Client() (*ssh.Client, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.client == nil {
+		return nil, errorf(KindNotConnected, nil, "session to %s is not connected", s.opts.Addr())
+	}
+	return s.client, nil
+}
+
+// track registers c to be closed with the connection; it reports false
+// (and closes c) when the session is not connected.
+func (s *Session) track(c io.Closer) bool {
+	s.mu.Lock()
+	if s.client == nil {
+		s.mu.Unlock()
+		c.Close()
+		return false
+	}
+	s.children[c] = struct{}{}
+	s.mu.Unlock()
+	return true
+}
+
+// untrack forgets c, which closed by itself.
+func (s *Session) untrack(c io.Closer) {
+	s.mu.Lock()
+	delete(s.children, c)
+	s.mu.Unlock()
+}
+
+// Disconnect closes the connection and everything on it. The session can
+// be connected again. Disconnecting an unconnected session does nothing.
+func (s *Session) Disconnect() error {
+	s.mu.Lock()
+	client := s.client
+	dead := s.dead
+	s.client = nil
+	children := s.takeChildren()
+	s.mu.Unlock()
+	closeAll(children)
+	if client == nil {
+		return nil
+	}
+	err := client.Close()
+	<-dead
+	if errors.Is(err, net.ErrClosed) {
+		err = nil
+	}
+	return err
+}
+
+// Close disconnects and marks the session closed for good. It is
+// idempotent.
+func (s *Session) Close() error {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	return s.Disconnect()
+}
+
+// Done returns a channel closed when the current connection ends, or nil
+// when there is none.
+func (s *Session) Done() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.dead
+}

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# build.sh: build, test and demo the bbssh pod.
+#
+#   ./build.sh          build the static binary build/bbssh
+#   ./build.sh test     build, then run every test: go vet, gofmt, go test
+#                       (unit tests and the end-to-end scripts through the
+#                       Clojure pod client against a real OpenSSH sshd)
+#   ./build.sh demo     build, then run examples/quickstart.clj against a
+#                       throwaway OpenSSH sshd on 127.0.0.1
+#
+# Missing system packages (openssh-server, clojure, ...) are installed
+# with apt-get when running as root.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+VERSION=$(cat resources/BBSSH_VERSION)
+export PATH="/usr/local/go/bin:$PATH"
+
+# need_packages installs the Debian packages whose command is missing.
+need_packages() {
+  local missing=()
+  command -v go >/dev/null || { echo "build.sh: Go is required (https://go.dev/dl/)" >&2; exit 1; }
+  [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
+  command -v ssh-keygen >/dev/null || missing+=(openssh-client)
+  command -v java >/dev/null || missing+=(default-jre-headless)
+  [ -f /usr/share/java/clojure-1.11.jar ] || [ -f /usr/share/java/clojure.jar ] || missing+=(clojure)
+  [ -f /usr/share/java/nrepl.jar ] || missing+=(libnrepl-clojure)
+  command -v useradd >/dev/null || missing+=(passwd)
+  if [ ${#missing[@]} -gt 0 ]; then
+    if [ "$(id -u)" != 0 ]; then
+      echo "build.sh: please install: ${missing[*]}" >&2; exit 1
+    fi
+    echo "build.sh: installing ${missing[*]}" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+}
+
+build() {
+  mkdir -p build
+  CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o build/bbssh .
+  echo "built build/bbssh ($(build/bbssh -v))" >&2
+}
+
+run_tests() {
+  echo "== go vet" >&2
+  go vet ./...
+  echo "== gofmt" >&2
+  unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+  if [ -n "$unformatted" ]; then echo "gofmt: not formatted: $unformatted" >&2; exit 1; fi
+  echo "== client self test" >&2
+  test/client/selftest.sh
+  echo "== go test" >&2
+  go test -count=1 -timeout 20m ./...
+}
+
+run_demo() {
+  local runner
+  if command -v bb >/dev/null; then runner=(bb); else runner=(test/client/pbb); fi
+  BBSSH_POD="$PWD/build/bbssh" go run ./test/cmd/testsshd -- "${runner[@]}" examples/quickstart.clj
+}
+
+case "${1:-build}" in
+  build) need_packages; build ;;
+  test) need_packages; build; run_tests ;;
+  demo) need_packages; build; run_demo ;;
+  *) echo "usage: $0 [build|test|demo]" >&2; exit 2 ;;
+esac

@@ -1,0 +1,12 @@
+module bbssh
+
+go 1.26.8
+
+require (
+	github.com/jackpal/bencode-go v1.0.2
+	github.com/skeema/knownhosts v1.3.3
+	golang.org/x/crypto v0.59.0
+	olympos.io/encoding/edn v0.0.0-20201019073823-d3554ca0b0a3
+)
+
+require golang.org/x/sys v0.50.0 // indirect

@@ -1,0 +1,186 @@
+(ns pod.epiccastle.bbssh.core
+  "Basic connection, execution, shell and copying functionality.
+
+    (def s (ssh \"example.com\" {:username \"me\" :identity \"~/.ssh/id_ed25519\"}))
+    (-> (exec s \"uname -a\" {:out :string}) deref :out)"
+  (:require [pod.epiccastle.bbssh.impl.utils :as utils]
+            [pod.epiccastle.bbssh.session :as session]
+            [pod.epiccastle.bbssh.pod.session :as pod-session]
+            [pod.epiccastle.bbssh.pod.exec :as pod-exec]
+            [pod.epiccastle.bbssh.pod.registry :as registry]))
+
+(def ^:private client-only-options
+  #{:no-connect :port-forward-local :port-forward-remote})
+
+(defn- pod-options
+  "The options of `ssh` as the pod reads them: files as strings, key bytes
+  as base64."
+  [options]
+  (let [{:keys [identity private-key]} options]
+    (cond-> (apply dissoc options client-only-options)
+      (instance? java.io.File identity) (assoc :identity (str identity))
+      (sequential? identity) (assoc :identity (mapv str identity))
+      (bytes? private-key) (-> (dissoc :private-key)
+                               (assoc :private-key-base64 (utils/encode-base64 private-key))))))
+
+(defn ssh
+  "Opens an SSH session to `hostname` and returns its handle, a keyword such
+  as `:bbssh/session-1`. Throws ex-info with a `:type` on failure.
+
+  Options:
+  - `:port` server port [22]
+  - `:username` login name [the local user]
+  - `:password` password for password and keyboard-interactive auth
+  - `:identity` private key file (or a vector of them); the default keys
+    (~/.ssh/id_ed25519, id_ecdsa, id_rsa) and ssh-agent are tried too
+  - `:passphrase` passphrase of an encrypted key
+  - `:private-key` the key itself, as text or bytes
+  - `:known-hosts` known_hosts file [\"~/.ssh/known_hosts\"], false for none
+  - `:strict-host-key-checking` true (refuse unknown keys), false (accept
+    them with a warning), `:ask` [default] or `:accept-new`
+  - `:accept-host-key` for an unknown key: true or `:new` accept and
+    record it, false refuses, \"SHA256:...\" accepts only that key. A
+    changed key is always refused.
+  - `:connect-timeout` milliseconds for connect and handshake [no limit]
+  - `:silence-messages` true to drop the server banner
+  - `:no-connect` true to return the session unconnected
+
+    (ssh \"127.0.0.1\" {:port 2222 :username \"me\" :identity \"id_ed25519\"
+                        :known-hosts \"known_hosts\"})"
+  [hostname & [options]]
+  (let [options (or options {})
+        session (pod-session/new hostname (pod-options options))]
+    (when-not (:no-connect options)
+      (try
+        (session/connect session)
+        (catch Exception e
+          (registry/release session)
+          (throw e))))
+    session))
+
+(def ^:private capture-modes #{:string :bytes})
+
+(defn- output-mode
+  "How the pod should treat an :out / :err option."
+  [x]
+  (cond
+    (capture-modes x) :capture
+    (= :discard x) :discard
+    :else :stream))
+
+(defn- input-options
+  "The stdin part of the pod's exec options for `in`."
+  [in in-enc]
+  (cond
+    (nil? in) {}
+    (or (string? in) (bytes? in)) {:in-data (utils/encode-base64 (utils/->bytes in in-enc))}
+    :else {:in-stream true}))
+
+(defn- input-source
+  "The java.io.InputStream to pump into stdin, if any: `:in` itself, or the
+  `:out` of a piped-in process."
+  [in]
+  (cond
+    (instance? java.io.InputStream in) in
+    (and (map? in) (instance? java.io.InputStream (:out in))) (:out in)
+    :else nil))
+
+(defn- output-value
+  "What the record holds for an :out / :err option before deref."
+  [handle stream mode]
+  (if (or (nil? mode) (= :stream mode) (instance? java.io.OutputStream mode))
+    (utils/pod-input-stream #(pod-exec/read handle stream %) (fn []))
+    nil))
+
+(defn- decode-output [mode ^String b64 enc]
+  (case mode
+    :string (String. ^bytes (utils/decode-base64 b64) ^String enc)
+    :bytes (utils/decode-base64 b64)
+    nil))
+
+(defrecord SshProcess [channel exit in out err prev cmd]
+  clojure.lang.IDeref
+  (deref [this]
+    (let [{:keys [result]} (meta this)]
+      (merge this @result))))
+
+(defn exec
+  "Runs `command` on a session and returns an `SshProcess` record at once.
+  Deref it to wait for the exit: `@(exec s \"exit 3\")` gives a map with
+  `:exit 3`.
+
+  The first argument is a session, or a process map (a babashka.process
+  process or another SshProcess) whose `:out` becomes this command's stdin;
+  the session then comes from `:session`.
+
+  Options:
+  - `:session` the session, when the first argument is a process
+  - `:in` stdin: nil [none], a string (encoded with `:in-enc` [\"utf-8\"]),
+    bytes, `:stream` (the record's `:in` is then an OutputStream to write
+    and close), or a java.io.InputStream
+  - `:out` / `:err`: `:stream` [default; the record holds a
+    java.io.InputStream], `:string`, `:bytes` (the value after deref),
+    `:discard`, or a java.io.OutputStream to copy into (filled by deref)
+  - `:out-enc` / `:err-enc` [\"utf-8\"]
+  - `:pty` true, or `{:term \"xterm\" :cols 80 :rows 24}`
+  - `:env` map of environment variables (the server must accept them)
+  - `:agent-forwarding` true to forward the local ssh-agent
+
+    (-> (exec s \"echo hi\" {:out :string}) deref :out) ;; => \"hi\\n\""
+  [session-or-process command & [options]]
+  (let [{:keys [in in-enc out err out-enc err-enc pty env agent-forwarding]
+         :or {in-enc "utf-8" out-enc "utf-8" err-enc "utf-8"}
+         :as options} (or options {})
+        piped? (map? session-or-process)
+        session (if piped? (:session options) (or (:session options) session-or-process))
+        _ (when-not session
+            (throw (ex-info "exec needs a session: pass one first or as :session"
+                            {:type :bbssh/bad-argument})))
+        in (if piped? session-or-process in)
+        source (input-source in)
+        handle (pod-exec/start session command
+                               (cond-> (merge {:out (output-mode out) :err (output-mode err)}
+                                              (if source {:in-stream true} (input-options in in-enc)))
+                                 pty (assoc :pty pty)
+                                 env (assoc :env env)
+                                 agent-forwarding (assoc :agent-forwarding true)))
+        in-value (cond
+                   (= :stream in) (utils/pod-output-stream #(pod-exec/write handle %)
+                                                           #(pod-exec/close-in handle))
+                   :else nil)
+        pump-in (when source
+                  (future
+                    (try
+                      (utils/copy-stream source #(pod-exec/write handle (utils/encode-base64 %)))
+                      (finally (pod-exec/close-in handle)))))
+        out-stream (output-value handle :out out)
+        err-stream (output-value handle :err err)
+        pump-out (fn [target ^java.io.InputStream from]
+                   (when (instance? java.io.OutputStream target)
+                     (future
+                       (utils/copy-stream from #(.write ^java.io.OutputStream target ^bytes %))
+                       (.flush ^java.io.OutputStream target))))
+        out-pump (pump-out out out-stream)
+        err-pump (pump-out err err-stream)
+        result (delay
+                 (let [res (pod-exec/wait handle)]
+                   (when pump-in @pump-in)
+                   (when out-pump @out-pump)
+                   (when err-pump @err-pump)
+                   (cond-> {:exit (:exit res)}
+                     (:signal res) (assoc :signal (:signal res))
+                     (capture-modes out) (assoc :out (decode-output out (:out res) out-enc))
+                     (capture-modes err) (assoc :err (decode-output err (:err res) err-enc)))))]
+    (with-meta
+      (->SshProcess handle nil in-value
+                    (cond
+                      (capture-modes out) (future (:out @result))
+                      (instance? java.io.OutputStream out) out
+                      :else out-stream)
+                    (cond
+                      (capture-modes err) (future (:err @result))
+                      (instance? java.io.OutputStream err) err
+                      :else err-stream)
+                    (when piped? session-or-process)
+                    command)
+      {:result result})))

@@ -1,0 +1,113 @@
+(ns pod.epiccastle.bbssh.impl.utils
+  "Helpers shared by the bbssh client namespaces: bytes and base64, and
+  streams backed by the pod. Not part of the public API."
+  (:import [java.util Base64]))
+
+(defn encode-base64
+  "Encodes a byte array as a base64 string."
+  ^String [^bytes bs]
+  (.encodeToString (Base64/getEncoder) bs))
+
+(defn decode-base64
+  "Decodes a base64 string into a byte array; nil stays nil."
+  [^String s]
+  (when s (.decode (Base64/getDecoder) s)))
+
+(defn ->bytes
+  "Turns a string (encoded with `encoding`) or a byte array into a byte
+  array."
+  [x ^String encoding]
+  (cond
+    (bytes? x) x
+    (string? x) (.getBytes ^String x encoding)
+    :else (throw (ex-info (str "expected a string or a byte array, got " (type x))
+                          {:type :bbssh/bad-argument}))))
+
+(defn sub-bytes
+  "The first n bytes of bs, as a new array (bs itself when n is its length)."
+  [^bytes bs n]
+  (if (= n (alength bs))
+    bs
+    (let [out (byte-array n)]
+      (System/arraycopy bs 0 out 0 n)
+      out)))
+
+(def chunk-size
+  "Bytes moved per pod call by the stream pumps."
+  (* 256 1024))
+
+(defn pod-input-stream
+  "A java.io.InputStream whose bytes come from `(read-fn n)`, a pod call
+  that blocks until some bytes are there and returns them as base64, or nil
+  at the end of the stream. `close-fn` is called once on close."
+  [read-fn close-fn]
+  (let [state (atom {:buf nil :pos 0 :eof false})
+        fill! (fn []
+                ;; Makes bytes available unless at end of stream; returns
+                ;; false at end of stream.
+                (let [{:keys [^bytes buf pos eof]} @state]
+                  (cond
+                    eof false
+                    (and buf (< pos (alength buf))) true
+                    :else (if-let [b64 (read-fn chunk-size)]
+                            (do (reset! state {:buf (decode-base64 b64) :pos 0 :eof false}) true)
+                            (do (swap! state assoc :eof true :buf nil) false)))))
+        read-into (fn [^bytes dst off len]
+                    (cond
+                      (zero? len) 0
+                      (not (fill!)) -1
+                      :else (let [{:keys [^bytes buf pos]} @state
+                                  n (min len (- (alength buf) pos))]
+                              (System/arraycopy buf pos dst off n)
+                              (swap! state update :pos + n)
+                              n)))
+        closed (atom false)]
+    (proxy [java.io.InputStream] []
+      (read
+        ([]
+         (let [b (byte-array 1)
+               n (read-into b 0 1)]
+           (if (neg? n) -1 (bit-and 0xff (aget b 0)))))
+        ([bs] (read-into bs 0 (alength ^bytes bs)))
+        ([bs off len] (read-into bs off len)))
+      (available []
+        (let [{:keys [^bytes buf pos]} @state]
+          (if buf (- (alength buf) pos) 0)))
+      (close []
+        (when (compare-and-set! closed false true)
+          (swap! state assoc :eof true :buf nil)
+          (close-fn))))))
+
+(defn pod-output-stream
+  "A java.io.OutputStream whose bytes go to `(write-fn base64)`; `close-fn`
+  is called once on close."
+  [write-fn close-fn]
+  (let [closed (atom false)]
+    (proxy [java.io.OutputStream] []
+      (write
+        ([b]
+         (if (bytes? b)
+           (when (pos? (alength ^bytes b)) (write-fn (encode-base64 b)))
+           (write-fn (encode-base64 (byte-array [(unchecked-byte b)])))))
+        ([bs off len]
+         (when (pos? len)
+           (let [out (byte-array len)]
+             (System/arraycopy bs off out 0 len)
+             (write-fn (encode-base64 out))))))
+      (flush [])
+      (close []
+        (when (compare-and-set! closed false true)
+          (close-fn))))))
+
+(defn copy-stream
+  "Copies `in` (a java.io.InputStream) to `(write-fn bytes)` in chunks until
+  the end of the stream; returns the number of bytes copied."
+  [^java.io.InputStream in write-fn]
+  (let [buf (byte-array chunk-size)]
+    (loop [total 0]
+      (let [n (.read in buf)]
+        (cond
+          (neg? n) total
+          (zero? n) (recur total)
+          :else (do (write-fn (sub-bytes buf n))
+                    (recur (+ total n))))))))

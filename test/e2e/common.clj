@@ -1,0 +1,40 @@
+;; Shared set-up for the end-to-end scripts: loads the pod the way a user
+;; does, with the transport the harness asks for, and knows the test sshd.
+(ns e2e.common
+  (:require [babashka.pods :as pods]
+            [clojure.test :as t]))
+
+(defn env
+  "The value of environment variable k; throws if it is missing."
+  [k]
+  (or (System/getenv k) (throw (ex-info (str "missing environment variable " k) {}))))
+
+(def transport (keyword (or (System/getenv "BBSSH_TEST_TRANSPORT") "stdio")))
+
+(defn load-pod!
+  "Loads the bbssh pod under test."
+  []
+  (pods/load-pod (env "BBSSH_POD") (when (= :socket transport) {:transport :socket})))
+
+(def host (env "BBSSH_TEST_HOST"))
+(def port (Integer/parseInt (env "BBSSH_TEST_PORT")))
+(def user (env "BBSSH_TEST_USER"))
+
+(defn opts
+  "Options for bbssh/ssh to the test sshd with the test key, merged with m."
+  ([] (opts {}))
+  ([m]
+   (merge {:port port
+           :username user
+           :identity (env "BBSSH_TEST_IDENTITY")
+           :known-hosts (env "BBSSH_TEST_KNOWN_HOSTS")
+           :no-agent true
+           :identities-only true}
+          m)))
+
+(defn run-tests-and-exit
+  "Runs the tests of the given namespaces and exits 0 only when all pass."
+  [& namespaces]
+  (let [{:keys [pass fail error]} (apply t/run-tests namespaces)]
+    (println (format "%d passed, %d failed" pass (+ fail error)))
+    (System/exit (if (zero? (+ fail error)) 0 1))))

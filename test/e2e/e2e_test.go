@@ -1,0 +1,121 @@
+// Package e2e runs the Clojure end-to-end scripts in this directory
+// through the project's pod client (test/client/pbb), exactly as babashka
+// loads pods, against a real OpenSSH sshd on 127.0.0.1 started by the test
+// bed, over both pod transports.
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"bbssh/test/testbed"
+)
+
+var (
+	server  *testbed.Server
+	podPath string
+	repo    string
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	var err error
+	if repo, err = filepath.Abs("../.."); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	bin, err := os.MkdirTemp("", "bbssh-e2e-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(bin)
+	podPath = filepath.Join(bin, "bbssh")
+	build := exec.Command("go", "build", "-o", podPath, ".")
+	build.Dir = repo
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building the pod: %v\n%s", err, out)
+		return 1
+	}
+	if server, err = testbed.Start(testbed.Options{}); err != nil {
+		fmt.Fprintf(os.Stderr, "starting sshd: %v\n", err)
+		return 1
+	}
+	defer server.Stop()
+	return m.Run()
+}
+
+// scripts lists the end-to-end scripts, *_test.clj in this directory.
+func scripts(t *testing.T) []string {
+	t.Helper()
+	files, err := filepath.Glob("*_test.clj")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no end-to-end scripts found: %v", err)
+	}
+	sort.Strings(files)
+	return files
+}
+
+// runScript runs one script through pbb in a fresh working directory and
+// returns its combined output. The pod's port file must be gone when the
+// script has ended.
+func runScript(t *testing.T, script, transport string, extraEnv ...string) string {
+	t.Helper()
+	work := t.TempDir()
+	abs, err := filepath.Abs(script)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, filepath.Join(repo, "test", "client", "pbb"), abs)
+	cmd.Dir = work
+	cmd.Env = append(append(os.Environ(), server.Env()...),
+		"BBSSH_POD="+podPath,
+		"BBSSH_TEST_TRANSPORT="+transport,
+		"BBSSH_E2E_DIR="+filepath.Join(repo, "test", "e2e"),
+		"BBSSH_REPO="+repo,
+	)
+	cmd.Env = append(cmd.Env, extraEnv...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s over %s failed: %v\n%s\n--- sshd log tail ---\n%s", script, transport, err, out, tail(server.Logs(), 30))
+	}
+	left, _ := filepath.Glob(filepath.Join(work, ".babashka-pod-*.port*"))
+	if len(left) > 0 {
+		t.Errorf("%s over %s left port files behind: %v", script, transport, left)
+	}
+	return string(out)
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// TestScripts runs every script over both transports. Each script is a
+// clojure.test suite that exits non-zero on any failure.
+func TestScripts(t *testing.T) {
+	for _, transport := range []string{"stdio", "socket"} {
+		for _, script := range scripts(t) {
+			t.Run(transport+"/"+strings.TrimSuffix(script, ".clj"), func(t *testing.T) {
+				out := runScript(t, script, transport)
+				t.Logf("%s", tail(out, 5))
+			})
+		}
+	}
+}
