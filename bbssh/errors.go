@@ -79,4 +79,3 @@ func (e *HostKeyError) Error() string {
 			e.Host, e.KeyType, e.Fingerprint, e.Reason)
 	}
 }
-

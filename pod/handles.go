@@ -22,11 +22,11 @@ const UnknownHandle = "unknown-handle"
 // Registry keeps Go objects behind integer ids. It is safe for concurrent
 // use. Objects must be comparable (pointers are).
 type Registry struct {
-	ns     string
-	mu     sync.Mutex
-	next   uint64
-	byID   map[uint64]entry
-	byObj  map[any]uint64
+	ns    string
+	mu    sync.Mutex
+	next  uint64
+	byID  map[uint64]entry
+	byObj map[any]uint64
 }
 
 type entry struct {
