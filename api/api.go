@@ -25,19 +25,22 @@ type API struct {
 	// Stderr receives banners and warnings.
 	Stderr io.Writer
 
-	mu    sync.Mutex
-	owned map[*bbssh.Session][]pod.Handle // handles released with their session
+	mu       sync.Mutex
+	owned    map[*bbssh.Session][]pod.Handle // handles released with their session
+	forwards map[*bbssh.Session][]*bbssh.Forward
 }
 
 // New returns an API with an empty registry.
 func New() *API {
-	return &API{reg: pod.NewRegistry(ErrorNS), Stderr: os.Stderr, owned: map[*bbssh.Session][]pod.Handle{}}
+	return &API{reg: pod.NewRegistry(ErrorNS), Stderr: os.Stderr, owned: map[*bbssh.Session][]pod.Handle{},
+		forwards: map[*bbssh.Session][]*bbssh.Forward{}}
 }
 
 // Register adds every pod var to srv.
 func (a *API) Register(srv *pod.Server) {
 	a.registerSession(srv.Namespace("pod.epiccastle.bbssh.pod.session"))
 	a.registerExec(srv.Namespace("pod.epiccastle.bbssh.pod.exec"))
+	a.registerForward(srv.Namespace("pod.epiccastle.bbssh.pod.forward"))
 	a.registerRegistry(srv.Namespace("pod.epiccastle.bbssh.pod.registry"))
 }
 

@@ -20,6 +20,7 @@ const (
 	KindBadOption      Kind = "bad-option"
 	KindExec           Kind = "exec-failed"
 	KindClosed         Kind = "closed"
+	KindForward        Kind = "forward-failed"
 )
 
 // Error is an engine error with a kind. Its message never contains a

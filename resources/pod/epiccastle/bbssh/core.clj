@@ -44,18 +44,32 @@
   - `:connect-timeout` milliseconds for connect and handshake [no limit]
   - `:silence-messages` true to drop the server banner
   - `:no-connect` true to return the session unconnected
+  - `:port-forward-local` / `:port-forward-remote` vectors of forward maps
+    (see `session/set-port-forwarding-local` / `-remote`), started after
+    connecting; if one fails, the session is closed and ssh throws naming it
 
     (ssh \"127.0.0.1\" {:port 2222 :username \"me\" :identity \"id_ed25519\"
                         :known-hosts \"known_hosts\"})"
   [hostname & [options]]
   (let [options (or options {})
         session (pod-session/new hostname (pod-options options))]
-    (when-not (:no-connect options)
-      (try
-        (session/connect session)
-        (catch Exception e
-          (registry/release session)
-          (throw e))))
+    (try
+      (when-not (:no-connect options)
+        (session/connect session))
+      (doseq [[setter specs] [[session/set-port-forwarding-local (:port-forward-local options)]
+                              [session/set-port-forwarding-remote (:port-forward-remote options)]]
+              spec specs]
+        (try
+          (setter session spec)
+          (catch Exception e
+            (throw (ex-info (str "forward " (pr-str spec) " failed: " (ex-message e))
+                            (assoc (ex-data e) :spec spec)
+                            e)))))
+      (catch Exception e
+        ;; All or nothing: a session whose forwards did not all start is
+        ;; closed, with the forwards that did.
+        (registry/release session)
+        (throw e)))
     session))
 
 (def ^:private capture-modes #{:string :bytes})
