@@ -14,6 +14,11 @@
 (defn ex [f]
   (try (f) nil (catch clojure.lang.ExceptionInfo e {:message (ex-message e) :data (ex-data e)})))
 
+(deftest describe-creates-the-api-namespaces
+  (doseq [ns '[pod.epiccastle.bbssh.core pod.epiccastle.bbssh.session pod.epiccastle.bbssh.scp]]
+    (is (find-ns ns) (str ns " was not created from describe")))
+  (is (string? (:doc (meta #'bbssh/exec))) "client-side functions carry docstrings"))
+
 (deftest connect-returns-a-stable-handle
   (is (keyword? s))
   (is (re-matches #"bbssh/session-\d+" (subs (str s) 1)))
