@@ -80,6 +80,20 @@ func (a *API) releaseOwned(s *bbssh.Session) {
 	}
 }
 
+// sessionAndMap reads the common argument shape [session ... map]: the
+// session handle first, an option map at index i.
+func (a *API) sessionAndMap(c *pod.Call, i int) (*bbssh.Session, pod.Map, error) {
+	s, err := a.session(c.Args.Get(0))
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := c.Args.Map(i)
+	if err != nil {
+		return nil, nil, err
+	}
+	return s, m, nil
+}
+
 func (a *API) session(v any) (*bbssh.Session, error) {
 	obj, err := a.reg.Get("session", v)
 	if err != nil {

@@ -149,11 +149,7 @@ func (a *API) registerForward(ns *pod.Namespace) {
 			Doc:      fmt.Sprintf("Starts a %s forward on the session; returns the port bound (0 for a unix socket).", dir),
 			Arglists: []string{"[session spec]"},
 			Fn: func(c *pod.Call) (any, error) {
-				s, err := a.session(c.Args.Get(0))
-				if err != nil {
-					return nil, err
-				}
-				m, err := c.Args.Map(1)
+				s, m, err := a.sessionAndMap(c, 1)
 				if err != nil {
 					return nil, err
 				}
@@ -188,11 +184,7 @@ func (a *API) registerForward(ns *pod.Namespace) {
 			Doc:      fmt.Sprintf("Stops the session's %s forwards that listen where the map says; returns how many.", dir),
 			Arglists: []string{"[session {:bind-address :port :unix-socket :close-active}]"},
 			Fn: func(c *pod.Call) (any, error) {
-				s, err := a.session(c.Args.Get(0))
-				if err != nil {
-					return nil, err
-				}
-				m, err := c.Args.Map(1)
+				s, m, err := a.sessionAndMap(c, 1)
 				if err != nil {
 					return nil, err
 				}

@@ -177,7 +177,7 @@ func (f *Forward) serve() {
 			}
 			return
 		}
-		if !f.add(conn) {
+		if !f.add(conn, true) {
 			conn.Close()
 			return
 		}
@@ -186,24 +186,31 @@ func (f *Forward) serve() {
 	}
 }
 
-func (f *Forward) add(c net.Conn) bool {
+// add tracks c so that Close can end it; an accepted client connection
+// also counts in the figures. It reports false once the forward is closed.
+func (f *Forward) add(c net.Conn, accepted bool) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.closed {
 		return false
 	}
 	f.conns[c] = struct{}{}
-	f.stats.Active++
-	f.stats.Total++
+	if accepted {
+		f.stats.Active++
+		f.stats.Total++
+	}
 	return true
 }
 
-func (f *Forward) remove(c net.Conn) {
+// remove forgets c, added with the same accepted flag.
+func (f *Forward) remove(c net.Conn, accepted bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if _, ok := f.conns[c]; ok {
 		delete(f.conns, c)
-		f.stats.Active--
+		if accepted {
+			f.stats.Active--
+		}
 	}
 }
 
@@ -217,7 +224,7 @@ func (f *Forward) fail(err error) {
 // ways until both directions are done.
 func (f *Forward) handle(client net.Conn) {
 	defer f.wg.Done()
-	defer f.remove(client)
+	defer f.remove(client, true)
 	defer client.Close()
 	ctx := context.Background()
 	if f.Spec.ConnectTimeout > 0 {
@@ -232,10 +239,10 @@ func (f *Forward) handle(client net.Conn) {
 		return
 	}
 	defer target.Close()
-	if !f.addTarget(target) {
+	if !f.add(target, false) {
 		return
 	}
-	defer f.removeTarget(target)
+	defer f.remove(target, false)
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() {
@@ -249,23 +256,6 @@ func (f *Forward) handle(client net.Conn) {
 		f.count(n, 0)
 	}()
 	wg.Wait()
-}
-
-// addTarget tracks the target side too, so Close can end it.
-func (f *Forward) addTarget(c net.Conn) bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.closed {
-		return false
-	}
-	f.conns[c] = struct{}{}
-	return true
-}
-
-func (f *Forward) removeTarget(c net.Conn) {
-	f.mu.Lock()
-	delete(f.conns, c)
-	f.mu.Unlock()
 }
 
 func (f *Forward) count(in, out int64) {
