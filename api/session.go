@@ -56,7 +56,11 @@ func (a *API) registerSession(ns *pod.Namespace) {
 					defer cancel()
 				}
 			}
-			return nil, engineError(s.Connect(ctx))
+			if err := s.Connect(ctx); err != nil {
+				return nil, engineError(err)
+			}
+			a.forgetForwards(s) // forwards that died with an earlier connection
+			return nil, nil
 		}})
 	ns.Add(&pod.Var{Name: "disconnect", MinArgs: 1, MaxArgs: 1,
 		Doc:      "Closes the session's connection and everything on it. It can be connected again.",
@@ -68,6 +72,7 @@ func (a *API) registerSession(ns *pod.Namespace) {
 			}
 			err = s.Disconnect()
 			a.releaseOwned(s)
+			a.forgetForwards(s)
 			return nil, engineError(err)
 		}})
 	ns.Add(&pod.Var{Name: "connected?", MinArgs: 1, MaxArgs: 1,
@@ -95,6 +100,9 @@ func (a *API) registerRegistry(ns *pod.Namespace) {
 			case *bbssh.Session:
 				o.Close()
 				a.releaseOwned(o)
+				a.forgetForwards(o)
+			case *forwardedConn:
+				o.Close()
 			case *process:
 				o.Close()
 			}

@@ -1,6 +1,7 @@
 package bbssh
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -9,18 +10,25 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 )
 
-// ForwardSpec describes one forward, local (ssh -L) or remote (ssh -R).
-// For a local forward the listening side is on this machine and the
-// target is dialled by the server; for a remote forward it is the other
-// way round.
+// ForwardSpec describes one forward, local (ssh -L) or remote (ssh -R),
+// fixed or dynamic (ssh -D). For a local forward the listening side is on
+// this machine and the target is dialled by the server; for a remote
+// forward it is the other way round. A dynamic forward is a SOCKS proxy:
+// each client names its own target.
 type ForwardSpec struct {
 	// Remote is true for a remote forward.
 	Remote bool
-	// BindAddress is the listening address; "" means 127.0.0.1, and
-	// "*" or "0.0.0.0" mean every interface.
+	// Dynamic is true for a SOCKS forward (ssh -D, or ssh -R with only a
+	// port); the target fields are then unused.
+	Dynamic bool
+	// BindAddress is the listening address; "" means loopback, and "*"
+	// means every interface ("0.0.0.0" every IPv4 one, "::" every IPv6
+	// one). For a remote forward the server decides, under its
+	// GatewayPorts setting.
 	BindAddress string
 	// ListenPort is the port to listen on; 0 picks a free one.
 	ListenPort int
@@ -41,11 +49,15 @@ func (f ForwardSpec) listenAddr() (network, addr string) {
 		return "unix", f.ListenUnix
 	}
 	bind := f.BindAddress
-	switch bind {
-	case "":
+	switch {
+	case bind == "":
 		bind = "127.0.0.1"
-	case "*":
+	case bind == "*" && f.Remote:
+		// x/crypto/ssh sends an IP; sshd reads 0.0.0.0 as "every
+		// interface" just as it reads "*".
 		bind = "0.0.0.0"
+	case bind == "*":
+		bind = "" // every interface, IPv4 and IPv6
 	}
 	return "tcp", net.JoinHostPort(bind, strconv.Itoa(f.ListenPort))
 }
@@ -61,11 +73,18 @@ func (f ForwardSpec) targetAddr() (network, addr string) {
 	return "tcp", net.JoinHostPort(host, strconv.Itoa(f.TargetPort))
 }
 
-func (f ForwardSpec) validate() error {
+func (f ForwardSpec) validateListen() error {
 	if f.ListenUnix == "" && (f.ListenPort < 0 || f.ListenPort > 65535) {
 		return errorf(KindBadOption, nil, "listen port %d is out of range 0-65535", f.ListenPort)
 	}
-	if f.TargetUnix == "" {
+	return nil
+}
+
+func (f ForwardSpec) validate() error {
+	if err := f.validateListen(); err != nil {
+		return err
+	}
+	if !f.Dynamic && f.TargetUnix == "" {
 		if f.TargetPort < 1 || f.TargetPort > 65535 {
 			return errorf(KindBadOption, nil, "target port %d is out of range 1-65535", f.TargetPort)
 		}
@@ -93,11 +112,14 @@ type Forward struct {
 	session *Session
 	ln      net.Listener
 	dial    func(ctx context.Context, network, addr string) (net.Conn, error)
+	handler func(net.Conn) // when set, takes each connection instead of dial
+	done    chan struct{}  // closed by the first close
 
 	mu     sync.Mutex
 	conns  map[net.Conn]struct{}
 	stats  ForwardStats
 	closed bool
+	lost   string // why the forward died without being closed, if it did
 	wg     sync.WaitGroup
 }
 
@@ -108,16 +130,40 @@ func (s *Session) Forward(spec ForwardSpec) (*Forward, error) {
 	if err := spec.validate(); err != nil {
 		return nil, err
 	}
+	return s.startForward(spec, nil)
+}
+
+// ForwardTo starts a forward whose connections are given to handler
+// instead of being connected to a target: the spec's target fields are
+// ignored. handler runs on its own goroutine for each connection, which is
+// closed when handler returns. It serves, for example, a remote forward
+// whose connections a script answers itself.
+func (s *Session) ForwardTo(spec ForwardSpec, handler func(net.Conn)) (*Forward, error) {
+	if handler == nil {
+		return nil, errorf(KindBadOption, nil, "a forward to a handler needs a handler")
+	}
+	spec.Dynamic, spec.TargetHost, spec.TargetPort, spec.TargetUnix = false, "", 0, ""
+	if err := spec.validateListen(); err != nil {
+		return nil, err
+	}
+	return s.startForward(spec, handler)
+}
+
+func (s *Session) startForward(spec ForwardSpec, handler func(net.Conn)) (*Forward, error) {
 	client, err := s.Client()
 	if err != nil {
 		return nil, err
 	}
-	f := &Forward{Spec: spec, session: s, conns: map[net.Conn]struct{}{}}
+	f := &Forward{Spec: spec, session: s, handler: handler, done: make(chan struct{}), conns: map[net.Conn]struct{}{}}
 	network, addr := spec.listenAddr()
 	if spec.Remote {
 		f.ln, err = client.Listen(network, addr)
 		if err != nil {
-			return nil, errorf(KindForward, err, "the server refused to listen on %s for a remote forward", addr)
+			hint := "sshd's AllowTcpForwarding, AllowStreamLocalForwarding or PermitListen may forbid it, or the address is in use there"
+			if network == "tcp" && spec.ListenPort > 0 && spec.ListenPort < 1024 {
+				hint = fmt.Sprintf("port %d is privileged: only root may listen on it on the server", spec.ListenPort)
+			}
+			return nil, errorf(KindForward, err, "the server refused to listen on %s for a remote forward (%s)", addr, hint)
 		}
 		var d net.Dialer
 		f.dial = d.DialContext
@@ -128,6 +174,9 @@ func (s *Session) Forward(spec ForwardSpec) (*Forward, error) {
 			f.ln, err = net.Listen(network, addr)
 		}
 		if err != nil {
+			if errors.Is(err, syscall.EACCES) && network == "tcp" && spec.ListenPort > 0 && spec.ListenPort < 1024 {
+				return nil, errorf(KindForward, unwrapNetErr(err), "cannot listen on %s for a local forward: port %d is privileged and the pod is not running as root", addr, spec.ListenPort)
+			}
 			return nil, errorf(KindForward, unwrapNetErr(err), "cannot listen on %s for a local forward", addr)
 		}
 		f.dial = client.DialContext
@@ -173,6 +222,7 @@ func (f *Forward) serve() {
 			f.mu.Unlock()
 			if !closed {
 				// The listener died under us (connection lost).
+				f.connectionLost("the listener stopped: " + err.Error())
 				f.Close()
 			}
 			return
@@ -232,11 +282,25 @@ func (f *Forward) handle(client net.Conn) {
 		ctx, cancel = context.WithTimeout(ctx, f.Spec.ConnectTimeout)
 		defer cancel()
 	}
-	network, addr := f.Spec.targetAddr()
-	target, err := f.dial(ctx, network, addr)
-	if err != nil {
-		f.fail(fmt.Errorf("connecting to %s: %w", addr, err))
+	if f.handler != nil {
+		f.handler(&countingConn{Conn: client, f: f})
 		return
+	}
+	var target net.Conn
+	var err error
+	if f.Spec.Dynamic {
+		target, err = f.dialSocks(ctx, client)
+		if err != nil {
+			f.fail(err)
+			return
+		}
+	} else {
+		network, addr := f.Spec.targetAddr()
+		target, err = f.dial(ctx, network, addr)
+		if err != nil {
+			f.fail(fmt.Errorf("connecting to %s: %w", addr, err))
+			return
+		}
 	}
 	defer target.Close()
 	if !f.add(target, false) {
@@ -256,6 +320,40 @@ func (f *Forward) handle(client net.Conn) {
 		f.count(n, 0)
 	}()
 	wg.Wait()
+}
+
+// socksHandshakeTimeout bounds a SOCKS client's negotiation, so that a
+// silent client cannot hold a connection slot for ever.
+const socksHandshakeTimeout = 30 * time.Second
+
+// dialSocks reads the SOCKS request of client, connects to the target it
+// names and answers it. Bytes the client sent after its request are
+// passed on to the target.
+func (f *Forward) dialSocks(ctx context.Context, client net.Conn) (net.Conn, error) {
+	client.SetDeadline(time.Now().Add(socksHandshakeTimeout))
+	r := bufio.NewReaderSize(client, 512)
+	req, err := readSocksRequest(r, client)
+	if err != nil {
+		return nil, err
+	}
+	target, err := f.dial(ctx, "tcp", req.addr)
+	if rerr := req.reply(client, err); err == nil && rerr != nil {
+		target.Close()
+		return nil, rerr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("socks: connecting to %s: %w", req.addr, err)
+	}
+	client.SetDeadline(time.Time{})
+	if n := r.Buffered(); n > 0 {
+		early, _ := r.Peek(n)
+		if _, err := target.Write(early); err != nil {
+			target.Close()
+			return nil, fmt.Errorf("socks: passing early bytes to %s: %w", req.addr, err)
+		}
+		f.count(0, int64(n))
+	}
+	return target, nil
 }
 
 func (f *Forward) count(in, out int64) {
@@ -280,6 +378,58 @@ func copyHalf(dst, src net.Conn) (int64, error) {
 	}
 	return n, err
 }
+
+// countingConn counts the bytes a handler moves in the forward's figures.
+type countingConn struct {
+	net.Conn
+	f *Forward
+}
+
+func (c *countingConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.f.count(0, int64(n))
+	return n, err
+}
+
+func (c *countingConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	c.f.count(int64(n), 0)
+	return n, err
+}
+
+// CloseWrite half-closes the connection when it can, else closes it.
+func (c *countingConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return c.Conn.Close()
+}
+
+// connectionLost records why the forward is ending although nobody
+// closed it; the session calls it when its connection dies.
+func (f *Forward) connectionLost(reason string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.closed && f.lost == "" {
+		f.lost = reason
+		f.stats.LastError = reason
+	}
+}
+
+// Lost returns why the forward died without being closed ("" if it did
+// not): the session's connection was lost, or its listener failed.
+func (f *Forward) Lost() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.lost
+}
+
+// Handled reports whether the forward hands its connections to a
+// handler (ForwardTo) rather than connecting them to a target.
+func (f *Forward) Handled() bool { return f.handler != nil }
+
+// Done returns a channel closed when the forward stops listening.
+func (f *Forward) Done() <-chan struct{} { return f.done }
 
 // Stats returns the forward's figures.
 func (f *Forward) Stats() ForwardStats {
@@ -318,6 +468,7 @@ func (f *Forward) close(active bool) error {
 	}
 	f.mu.Unlock()
 	if !already {
+		close(f.done)
 		err := f.ln.Close()
 		if err != nil && !errors.Is(err, net.ErrClosed) && !errors.Is(err, io.EOF) {
 			f.fail(err)

@@ -105,9 +105,9 @@ func (s *Session) Connect(ctx context.Context) error {
 	dead := make(chan struct{})
 	s.dead = dead
 	go func() {
-		client.Wait()
+		err := client.Wait()
 		close(dead)
-		s.connectionEnded(client)
+		s.connectionEnded(client, err)
 	}()
 	return nil
 }
@@ -148,8 +148,9 @@ func handshakeError(err error, o *Options, plan *authPlan, interrupted bool, ctx
 	return errorf(KindConnect, err, "ssh handshake with %s failed", o.Addr())
 }
 
-// connectionEnded closes everything that lived on a connection that ended.
-func (s *Session) connectionEnded(client *ssh.Client) {
+// connectionEnded closes everything that lived on a connection that ended
+// without being asked to, telling the children that care why.
+func (s *Session) connectionEnded(client *ssh.Client, err error) {
 	s.mu.Lock()
 	if s.client != client {
 		s.mu.Unlock()
@@ -158,6 +159,15 @@ func (s *Session) connectionEnded(client *ssh.Client) {
 	s.client = nil
 	children := s.takeChildren()
 	s.mu.Unlock()
+	reason := fmt.Sprintf("the connection to %s was lost", s.opts.Addr())
+	if err != nil && !errors.Is(err, io.EOF) {
+		reason += ": " + err.Error()
+	}
+	for _, c := range children {
+		if l, ok := c.(interface{ connectionLost(reason string) }); ok {
+			l.connectionLost(reason)
+		}
+	}
 	closeAll(children)
 }
 

@@ -71,6 +71,12 @@ func (m Map) Get(key string) (any, bool) {
 	return v, ok
 }
 
+// Has reports whether key is present with a value other than nil.
+func (m Map) Has(key string) bool {
+	v, ok := m.Get(key)
+	return ok && v != nil
+}
+
 // Keys returns the keyword keys of m, sorted, as strings without the colon.
 // Keys that are not keywords are returned in EDN form.
 func (m Map) Keys() []string {

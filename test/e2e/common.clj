@@ -33,8 +33,17 @@
           m)))
 
 (defn run-tests-and-exit
-  "Runs the tests of the given namespaces and exits 0 only when all pass."
+  "Runs the tests of the given namespaces, naming each test as it starts
+  and its time when it ends, and exits 0 only when all pass."
   [& namespaces]
+  (let [started (atom 0)]
+    (defmethod t/report :begin-test-var [m]
+      (reset! started (System/nanoTime))
+      (println "  start" (-> m :var meta :name))
+      (flush))
+    (defmethod t/report :end-test-var [m]
+      (println "  end  " (-> m :var meta :name) (format "(%.1f s)" (/ (- (System/nanoTime) @started) 1e9)))
+      (flush)))
   (let [{:keys [pass fail error]} (apply t/run-tests namespaces)]
     (println (format "%d passed, %d failed" pass (+ fail error)))
     (System/exit (if (zero? (+ fail error)) 0 1))))

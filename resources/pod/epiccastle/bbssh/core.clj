@@ -10,7 +10,7 @@
             [pod.epiccastle.bbssh.pod.registry :as registry]))
 
 (def ^:private client-only-options
-  #{:no-connect :port-forward-local :port-forward-remote})
+  #{:no-connect :port-forward-local :port-forward-remote :port-forward-dynamic})
 
 (defn- pod-options
   "The options of `ssh` as the pod reads them: files as strings, key bytes
@@ -44,9 +44,11 @@
   - `:connect-timeout` milliseconds for connect and handshake [no limit]
   - `:silence-messages` true to drop the server banner
   - `:no-connect` true to return the session unconnected
-  - `:port-forward-local` / `:port-forward-remote` vectors of forward maps
-    (see `session/set-port-forwarding-local` / `-remote`), started after
-    connecting; if one fails, the session is closed and ssh throws naming it
+  - `:port-forward-local` / `:port-forward-remote` / `:port-forward-dynamic`
+    vectors of forwards, maps or spec strings such as \"8080:db:5432\" (see
+    `session/set-port-forwarding-local`, `-remote`, `-dynamic`), started
+    after connecting; if one fails, the session is closed and ssh throws
+    naming it
 
     (ssh \"127.0.0.1\" {:port 2222 :username \"me\" :identity \"id_ed25519\"
                         :known-hosts \"known_hosts\"})"
@@ -57,7 +59,8 @@
       (when-not (:no-connect options)
         (session/connect session))
       (doseq [[setter specs] [[session/set-port-forwarding-local (:port-forward-local options)]
-                              [session/set-port-forwarding-remote (:port-forward-remote options)]]
+                              [session/set-port-forwarding-remote (:port-forward-remote options)]
+                              [session/set-port-forwarding-dynamic (:port-forward-dynamic options)]]
               spec specs]
         (try
           (setter session spec)

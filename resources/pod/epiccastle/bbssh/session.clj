@@ -3,7 +3,9 @@
 
   A session is the handle returned by `pod.epiccastle.bbssh.core/ssh`, a
   keyword such as `:bbssh/session-1`."
-  (:require [pod.epiccastle.bbssh.pod.session :as pod-session]
+  (:require [babashka.pods :as pods]
+            [pod.epiccastle.bbssh.impl.utils :as utils]
+            [pod.epiccastle.bbssh.pod.session :as pod-session]
             [pod.epiccastle.bbssh.pod.forward :as pod-forward]))
 
 (defn connect
@@ -37,19 +39,23 @@
   session to a host and port (or unix socket) reached from the server, like
   `ssh -L`. Returns the local port bound.
 
-  Keys: `:bind-address` [\"127.0.0.1\"; \"*\" or \"0.0.0.0\" for all
-  interfaces], `:local-port` (0 picks a free port) or `:local-unix-socket`,
-  `:remote-host` + `:remote-port` or `:remote-unix-socket`,
+  `opts` is a map or an `ssh -L` spec string such as \"8080:db:5432\",
+  \"127.0.0.1:0:db:5432\" or \"/tmp/d.sock:/var/run/docker.sock\". Keys:
+  `:bind-address` [\"127.0.0.1\"; \"*\" or \"\" for every interface,
+  \"0.0.0.0\" every IPv4 one, IPv6 addresses such as \"::1\"],
+  `:local-port` (0 picks a free port) or `:local-unix-socket` (created
+  mode 0600), `:remote-host` + `:remote-port` or `:remote-unix-socket`,
   `:connect-timeout` ms to open the remote end [no limit].
 
-    (set-port-forwarding-local s {:local-port 8080 :remote-host \"db\" :remote-port 5432})"
+    (set-port-forwarding-local s {:local-port 8080 :remote-host \"db\" :remote-port 5432})
+    (set-port-forwarding-local s \"8080:db:5432\")"
   [session opts]
   (pod-forward/forward-local session opts))
 
 (defn delete-port-forwarding-local
   "Stops the local forward listening on `:local-port` (and `:bind-address`,
-  if given) or `:local-unix-socket`. Open connections finish unless
-  `:close-active true`."
+  if given) or `:local-unix-socket`; a spec string names its listening end.
+  Open connections finish unless `:close-active true`."
   [session opts]
   (pod-forward/unforward-local session opts)
   nil)
@@ -57,24 +63,101 @@
 (defn get-port-forwarding-local
   "The session's local forwards, e.g.
   `[{:local-port 8080, :remote-host \"db\", :remote-port 5432}]`. Each map's
-  metadata holds its figures: `:active-connections :total-connections
-  :bytes-in :bytes-out :last-error`."
+  metadata holds its figures: `:state` (`:open` or `:closed`)
+  `:active-connections :total-connections :bytes-in :bytes-out
+  :last-error`. A forward that died with the session's connection stays
+  listed, with `:closed` saying why, until deleted or reconnected."
   [session]
   (mapv with-stats (pod-forward/forwards-local session)))
+
+(defn set-port-forwarding-dynamic
+  "Runs a SOCKS proxy (SOCKS5, SOCKS4 and SOCKS4a; CONNECT) on the local
+  machine whose connections go out from the server, like `ssh -D`. Returns
+  the local port bound.
+
+  `opts` is a map or an `ssh -D` spec string (\"1080\", \"127.0.0.1:0\").
+  Keys: `:bind-address` [\"127.0.0.1\"], `:local-port` (0 picks a free
+  port), `:connect-timeout` ms to open each target [no limit].
+
+    (set-port-forwarding-dynamic s {:local-port 1080})
+    ;; curl --socks5-hostname 127.0.0.1:1080 http://intranet/"
+  [session opts]
+  (pod-forward/forward-dynamic session opts))
+
+(defn delete-port-forwarding-dynamic
+  "Stops the SOCKS proxy listening on `:local-port` (and `:bind-address`,
+  if given). Open connections finish unless `:close-active true`."
+  [session opts]
+  (pod-forward/unforward-dynamic session opts)
+  nil)
+
+(defn get-port-forwarding-dynamic
+  "The session's SOCKS proxies, e.g. `[{:local-port 1080}]`, with figures
+  as metadata as for `get-port-forwarding-local`."
+  [session]
+  (mapv with-stats (pod-forward/forwards-dynamic session)))
+
+(defn- serve-connection
+  "Runs a remote forward's handler on one connection, then closes it."
+  [handler {:keys [conn] :as event}]
+  (let [in (utils/pod-input-stream #(pod-forward/conn-read conn %) (fn []))
+        out (utils/pod-output-stream #(pod-forward/conn-write conn %)
+                                     #(pod-forward/conn-close-write conn))]
+    (try
+      (handler (-> event (dissoc :event :conn) (assoc :in in :out out)))
+      (catch Throwable e
+        (binding [*out* *err*]
+          (println "bbssh: remote forward handler failed:" (ex-message e))))
+      (finally
+        (try (pod-forward/conn-close conn) (catch Exception _ nil))))))
+
+(defn- serve-remote
+  "Starts a remote forward whose connections `handler` serves; returns the
+  port bound."
+  [session opts handler]
+  (let [bound (promise)]
+    (pods/invoke "pod.epiccastle.bbssh"
+                 'pod.epiccastle.bbssh.pod.forward/serve-remote
+                 [session opts]
+                 {:handlers {:success (fn [{:keys [event] :as ev}]
+                                        (case event
+                                          :bound (deliver bound (:port ev))
+                                          :connection (future (serve-connection handler ev))
+                                          nil))
+                             :error (fn [{:keys [ex-message ex-data]}]
+                                      (deliver bound (ex-info ex-message ex-data)))
+                             :done (fn []
+                                     (deliver bound (ex-info "the remote forward ended before it was bound"
+                                                             {:type :bbssh/forward-failed})))}})
+    (let [result @bound]
+      (if (instance? Throwable result)
+        (throw result)
+        result))))
 
 (defn set-port-forwarding-remote
   "Asks the server to listen and forwards every connection it gets to a
   host and port (or unix socket) reached from this machine, like `ssh -R`.
   Returns the remote port bound (useful with `:remote-port 0`).
 
-  Keys: `:bind-address` [\"127.0.0.1\"; subject to the server's
-  GatewayPorts], `:remote-port` or `:remote-unix-socket`, `:local-host`
-  [\"127.0.0.1\"] + `:local-port` or `:local-unix-socket`,
-  `:connect-timeout` ms for the local dial.
+  `opts` is a map or an `ssh -R` spec string (\"8080:localhost:3000\"; a
+  lone \"[bind:]port\" is a SOCKS proxy on the server whose connections go
+  out from here). Keys: `:bind-address` [\"127.0.0.1\"; subject to the
+  server's GatewayPorts], `:remote-port` or `:remote-unix-socket`,
+  `:local-host` [\"127.0.0.1\"] + `:local-port` or `:local-unix-socket`,
+  `:connect-timeout` ms for the local dial, `:dynamic true` for the SOCKS
+  proxy, or `:handler` a function that serves each connection itself: it
+  gets `{:in InputStream :out OutputStream :remote-port p :origin-address a
+  :origin-port p}` on its own thread, and the connection closes when it
+  returns (closing `:out` half-closes it earlier).
 
-    (set-port-forwarding-remote s {:remote-port 8080 :local-port 3000})"
+    (set-port-forwarding-remote s {:remote-port 8080 :local-port 3000})
+    (set-port-forwarding-remote s {:remote-port 0
+                                   :handler (fn [{:keys [in out]}]
+                                              (clojure.java.io/copy in out))})"
   [session opts]
-  (pod-forward/forward-remote session opts))
+  (if (and (map? opts) (:handler opts))
+    (serve-remote session (dissoc opts :handler) (:handler opts))
+    (pod-forward/forward-remote session opts)))
 
 (defn delete-port-forwarding-remote
   "Stops the remote forward listening on `:remote-port` (and
@@ -86,6 +169,7 @@
 (defn get-port-forwarding-remote
   "The session's remote forwards, e.g.
   `[{:remote-port 8080, :local-host \"127.0.0.1\", :local-port 3000}]`, with
-  figures as metadata as for `get-port-forwarding-local`."
+  figures as metadata as for `get-port-forwarding-local`. A forward served
+  by a `:handler` shows `:handler true`; a SOCKS one `:dynamic true`."
   [session]
   (mapv with-stats (pod-forward/forwards-remote session)))
