@@ -86,7 +86,7 @@ func parseForward(kind bbssh.ForwardKind, m pod.Map) (spec bbssh.ForwardSpec, er
 		if kind == bbssh.LocalForward && spec.TargetUnix == "" && spec.TargetHost == "" {
 			return spec, badOption("a local forward needs :remote-host (or :remote-unix-socket)")
 		}
-	} else if m.Has("local-host") || m.Has("local-port") || m.Has("local-unix-socket") {
+	} else if kind == bbssh.RemoteForward && (m.Has("local-host") || m.Has("local-port") || m.Has("local-unix-socket")) {
 		return spec, badOption("a dynamic remote forward takes no :local-host, :local-port or :local-unix-socket: each SOCKS client names its target")
 	}
 	ms, err := m.Int("connect-timeout", 0)

@@ -1,6 +1,7 @@
 package pod
 
 import (
+	"fmt"
 	"strings"
 
 	"olympos.io/encoding/edn"
@@ -61,6 +62,13 @@ func (ns *Namespace) Add(v *Var) *Namespace {
 	}
 	if (v.Fn == nil) == (v.Stream == nil) {
 		panic("pod: var needs exactly one of Fn and Stream: " + full)
+	}
+	for _, a := range v.Arglists {
+		// A malformed arglist would make the client's describe fail.
+		var vec []any
+		if err := edn.UnmarshalString(a, &vec); err != nil {
+			panic(fmt.Sprintf("pod: arglist %q of %s is not an EDN vector: %v", a, full, err))
+		}
 	}
 	ns.vars = append(ns.vars, v)
 	ns.srv.vars[full] = v

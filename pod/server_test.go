@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -351,4 +352,15 @@ func TestSocketTransportGivesUpAndRemovesPortFile(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, PortFileName(os.Getpid()))); !os.IsNotExist(err) {
 		t.Fatalf("port file left behind: %v", err)
 	}
+}
+
+func TestMalformedArglistPanicsAtRegistration(t *testing.T) {
+	srv := NewServer(Options{ID: "t"})
+	defer func() {
+		if p := recover(); p == nil || !strings.Contains(fmt.Sprint(p), "not an EDN vector") {
+			t.Fatalf("recover() = %v, want a panic about the arglist", p)
+		}
+	}()
+	srv.Namespace("t.ns").Add(&Var{Name: "f", Arglists: []string{"[s {:a :b :c}]"},
+		Fn: func(*Call) (any, error) { return nil, nil }})
 }

@@ -119,3 +119,36 @@ func TestScripts(t *testing.T) {
 		}
 	}
 }
+
+// TestPrivilegedPortAsNonRoot runs unprivileged.clj with the pod running
+// as a user other than root (dropped with setpriv when the tests run as
+// root), asking for a local forward on a privileged port.
+func TestPrivilegedPortAsNonRoot(t *testing.T) {
+	start := 1024
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_unprivileged_port_start"); err == nil {
+		fmt.Sscan(strings.TrimSpace(string(b)), &start)
+	}
+	if start == 0 {
+		t.Skip("net.ipv4.ip_unprivileged_port_start is 0: this machine has no privileged ports")
+	}
+	pod := podPath
+	if os.Geteuid() == 0 {
+		setpriv, err := exec.LookPath("setpriv")
+		if err != nil {
+			t.Fatalf("running as root and setpriv (util-linux) is missing: %v", err)
+		}
+		dir := t.TempDir()
+		for _, d := range []string{dir, filepath.Dir(podPath)} {
+			if err := os.Chmod(d, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		pod = filepath.Join(dir, "bbssh-as-nobody")
+		wrapper := fmt.Sprintf("#!/bin/sh\nexec %s --reuid=65534 --regid=65534 --clear-groups -- %s \"$@\"\n", setpriv, podPath)
+		if err := os.WriteFile(pod, []byte(wrapper), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := runScript(t, "unprivileged.clj", "stdio", "BBSSH_POD="+pod, fmt.Sprintf("BBSSH_PRIVILEGED_PORT=%d", start-1))
+	t.Logf("%s", tail(out, 5))
+}
