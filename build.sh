@@ -7,6 +7,8 @@
 #                       Clojure pod client against a real OpenSSH sshd)
 #   ./build.sh demo     build, then run examples/quickstart.clj against a
 #                       throwaway OpenSSH sshd on 127.0.0.1
+#   ./build.sh bench    build, then measure the pod against OpenSSH's ssh
+#                       on the same sshd and write bench/RESULTS.md
 #
 # Missing system packages (openssh-server, clojure, ...) are installed
 # with apt-get when running as root.
@@ -26,6 +28,7 @@ need_packages() {
   [ -f /usr/share/java/clojure-1.11.jar ] || [ -f /usr/share/java/clojure.jar ] || missing+=(clojure)
   [ -f /usr/share/java/nrepl.jar ] || missing+=(libnrepl-clojure)
   command -v useradd >/dev/null || missing+=(passwd)
+  command -v setpriv >/dev/null || missing+=(util-linux)
   if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" != 0 ]; then
       echo "build.sh: please install: ${missing[*]}" >&2; exit 1
@@ -61,9 +64,14 @@ run_demo() {
   BBSSH_POD="$PWD/build/bbssh" go run ./test/cmd/testsshd -- "${runner[@]}" examples/quickstart.clj
 }
 
+run_bench() {
+  go run ./bench -pod "$PWD/build/bbssh" "$@"
+}
+
 case "${1:-build}" in
   build) need_packages; build ;;
   test) need_packages; build; run_tests ;;
   demo) need_packages; build; run_demo ;;
-  *) echo "usage: $0 [build|test|demo]" >&2; exit 2 ;;
+  bench) need_packages; build; shift; run_bench "$@" ;;
+  *) echo "usage: $0 [build|test|demo|bench]" >&2; exit 2 ;;
 esac

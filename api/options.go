@@ -21,7 +21,44 @@ var sshOptionKeys = map[string]bool{
 	"passphrase": true, "private-key": true, "private-key-base64": true,
 	"strict-host-key-checking": true, "accept-host-key": true, "known-hosts": true,
 	"silence-messages": true, "connect-timeout": true, "identities-only": true,
-	"agent-socket": true, "no-agent": true,
+	"agent-socket": true, "no-agent": true, "connection-options": true,
+}
+
+// connectionOptionKeys are the keys of :connection-options, each a
+// comma-separated list of algorithm names in order of preference.
+var connectionOptionKeys = map[string]func(*bbssh.Algorithms) *[]string{
+	"kex":             func(a *bbssh.Algorithms) *[]string { return &a.KeyExchanges },
+	"cipher":          func(a *bbssh.Algorithms) *[]string { return &a.Ciphers },
+	"mac":             func(a *bbssh.Algorithms) *[]string { return &a.MACs },
+	"server-host-key": func(a *bbssh.Algorithms) *[]string { return &a.HostKeys },
+}
+
+// parseConnectionOptions reads :connection-options {:cipher "a,b" ...}.
+func parseConnectionOptions(m pod.Map) (algs bbssh.Algorithms, err error) {
+	v, ok := m.Get("connection-options")
+	if !ok || v == nil {
+		return algs, nil
+	}
+	opts, err := pod.AsMap("option :connection-options", v)
+	if err != nil {
+		return algs, err
+	}
+	for _, k := range opts.Keys() {
+		field, known := connectionOptionKeys[k]
+		if !known {
+			return algs, badOption("unknown key :%s in :connection-options (known: :kex :cipher :mac :server-host-key)", k)
+		}
+		list, err := opts.String(k, "")
+		if err != nil {
+			return algs, err
+		}
+		for _, name := range strings.Split(list, ",") {
+			if name = strings.TrimSpace(name); name != "" {
+				*field(&algs) = append(*field(&algs), name)
+			}
+		}
+	}
+	return algs, nil
 }
 
 // parseSSHOptions turns the option map of bbssh/ssh into engine options.
@@ -110,6 +147,9 @@ func parseSSHOptions(host string, m pod.Map) (o bbssh.Options, err error) {
 		return o, badOption("option :connect-timeout must be a number of milliseconds >= 0, got %d", timeout)
 	}
 	o.ConnectTimeout = time.Duration(timeout) * time.Millisecond
+	if o.Algorithms, err = parseConnectionOptions(m); err != nil {
+		return o, err
+	}
 	return o, nil
 }
 

@@ -6,8 +6,12 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
+
+	"golang.org/x/crypto/ssh"
 )
 
 // Options say how to reach and log in to one SSH server. Zero values mean
@@ -49,12 +53,48 @@ type Options struct {
 	// no limit beyond the caller's context.
 	ConnectTimeout time.Duration
 
+	// Algorithms restricts and orders the algorithms offered; empty lists
+	// mean x/crypto/ssh's defaults.
+	Algorithms Algorithms
+
 	// Messages receives the server's banner and warnings (for example
 	// "Permanently added ..."); nil discards them.
 	Messages io.Writer
 	// Prompter asks the user for passwords, passphrases and host-key
 	// decisions; nil means nobody can be asked.
 	Prompter Prompter
+}
+
+// Algorithms are algorithm names in order of preference, as in OpenSSH's
+// KexAlgorithms, Ciphers, MACs and HostKeyAlgorithms.
+type Algorithms struct {
+	KeyExchanges []string
+	Ciphers      []string
+	MACs         []string
+	HostKeys     []string
+}
+
+// validate checks every name against what x/crypto/ssh implements, so a
+// typo is reported by name rather than as a failed negotiation.
+func (a Algorithms) validate() error {
+	supported, insecure := ssh.SupportedAlgorithms(), ssh.InsecureAlgorithms()
+	for _, c := range []struct {
+		what       string
+		names      []string
+		sup, insec []string
+	}{
+		{"key exchange", a.KeyExchanges, supported.KeyExchanges, insecure.KeyExchanges},
+		{"cipher", a.Ciphers, supported.Ciphers, insecure.Ciphers},
+		{"MAC", a.MACs, supported.MACs, insecure.MACs},
+		{"host key algorithm", a.HostKeys, supported.HostKeys, insecure.HostKeys},
+	} {
+		for _, n := range c.names {
+			if !slices.Contains(c.sup, n) && !slices.Contains(c.insec, n) {
+				return errorf(KindBadOption, nil, "unknown %s %q; known: %s", c.what, n, strings.Join(append(slices.Clone(c.sup), c.insec...), ","))
+			}
+		}
+	}
+	return nil
 }
 
 // Prompter asks the person running the script. Every method may return an
@@ -103,6 +143,9 @@ func (o *Options) validate() error {
 	}
 	if o.Port < 0 || o.Port > 65535 {
 		return errorf(KindBadOption, nil, "port %d is out of range 1-65535", o.Port)
+	}
+	if err := o.Algorithms.validate(); err != nil {
+		return err
 	}
 	if o.User == "" {
 		u, err := user.Current()

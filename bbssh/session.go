@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 
@@ -67,10 +68,15 @@ func (s *Session) Connect(ctx context.Context) error {
 	}
 	defer plan.close()
 	config := &ssh.ClientConfig{
+		Config: ssh.Config{
+			KeyExchanges: opts.Algorithms.KeyExchanges,
+			Ciphers:      opts.Algorithms.Ciphers,
+			MACs:         opts.Algorithms.MACs,
+		},
 		User:              opts.User,
 		Auth:              plan.methods,
 		HostKeyCallback:   checker.callback,
-		HostKeyAlgorithms: checker.algorithms(opts.Addr()),
+		HostKeyAlgorithms: hostKeyAlgorithms(opts.Algorithms.HostKeys, checker.algorithms(opts.Addr())),
 		BannerCallback: func(message string) error {
 			if opts.Messages != nil {
 				io.WriteString(opts.Messages, message)
@@ -146,6 +152,23 @@ func handshakeError(err error, o *Options, plan *authPlan, interrupted bool, ctx
 		return &Error{Kind: KindAuth, Msg: msg}
 	}
 	return errorf(KindConnect, err, "ssh handshake with %s failed", o.Addr())
+}
+
+// hostKeyAlgorithms returns the host key algorithms to offer: the ones
+// asked for, those known_hosts has keys of first, else known_hosts' order.
+func hostKeyAlgorithms(asked, known []string) []string {
+	if len(asked) == 0 {
+		return known
+	}
+	var first, rest []string
+	for _, a := range asked {
+		if slices.Contains(known, a) {
+			first = append(first, a)
+		} else {
+			rest = append(rest, a)
+		}
+	}
+	return append(first, rest...)
 }
 
 // connectionEnded closes everything that lived on a connection that ended

@@ -1,0 +1,94 @@
+// Command bench measures the bbssh pod side by side with OpenSSH's client
+// against the same loopback sshd of the test bed, in the same run, and
+// writes the figures and their ratios to bench/RESULTS.md.
+//
+//	go run ./bench -pod build/bbssh [-runs 3] [-mib 1024] [-out bench/RESULTS.md]
+//
+// The pod is driven through the pod protocol (bench/podclient.go), as a
+// script would drive it, never by calling Go functions. Each figure is the
+// median of -runs runs. `./build.sh bench` runs it.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"time"
+
+	"bbssh/test/testbed"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	podPath := flag.String("pod", "build/bbssh", "the pod binary")
+	runs := flag.Int("runs", 3, "runs per figure (the median is reported)")
+	mib := flag.Int64("mib", 1024, "MiB per throughput transfer")
+	out := flag.String("out", "bench/RESULTS.md", "where to write the report")
+	flag.Parse()
+	if *runs < 1 || *mib < 1 {
+		return fmt.Errorf("-runs and -mib must be at least 1")
+	}
+
+	srv, err := testbed.Start(testbed.Options{})
+	if err != nil {
+		return fmt.Errorf("starting sshd: %w", err)
+	}
+	defer srv.Stop()
+	sk, err := startSink()
+	if err != nil {
+		return err
+	}
+	defer sk.ln.Close()
+	p, err := startPod(*podPath)
+	if err != nil {
+		return err
+	}
+	defer p.close()
+
+	size := *mib << 20
+	started := time.Now()
+	ceiling, err := medianRate(sk.ln.Addr().String(), size, *runs)
+	if err != nil {
+		return fmt.Errorf("raw TCP: %w", err)
+	}
+	logf("raw loopback TCP ceiling: %.0f MB/s", ceiling)
+	rows, err := measureThroughput(p, srv, sk, []string{"aes128-gcm@openssh.com", "chacha20-poly1305@openssh.com"}, size, *runs)
+	if err != nil {
+		return err
+	}
+
+	var b strings.Builder
+	fmt.Fprintf(&b, "# bbssh benchmarks\n\n")
+	fmt.Fprintf(&b, "Run %s on %s, %d cores; %s; %s. `./build.sh bench` writes this file.\n\n",
+		time.Now().UTC().Format("2006-01-02 15:04 MST"), cpuModel(), runtime.NumCPU(), sshVersion(), runtime.Version())
+	fmt.Fprintf(&b, "Each figure is the median of %d runs against the test bed's OpenSSH sshd on 127.0.0.1. The pod is driven through the pod protocol; OpenSSH is `ssh -N -L/-R` with the same cipher, in the same run.\n\n", *runs)
+	fmt.Fprintf(&b, "## Forward throughput, %d MiB one way\n\n", *mib)
+	fmt.Fprintf(&b, "| forward, cipher | pod MB/s | OpenSSH MB/s | pod / OpenSSH |\n|---|---:|---:|---:|\n")
+	for _, r := range rows {
+		fmt.Fprintf(&b, "| %s | %.0f | %.0f | %.2f |\n", r.name, r.pod, r.openssh, r.ratio())
+	}
+	fmt.Fprintf(&b, "\nCeiling, raw loopback TCP without SSH: %.0f MB/s.\n\nTotal time: %s.\n", ceiling, time.Since(started).Round(time.Second))
+	if err := os.WriteFile(*out, []byte(b.String()), 0o644); err != nil {
+		return err
+	}
+	fmt.Print(b.String())
+	return nil
+}
+
+// sshVersion is OpenSSH's version line.
+func sshVersion() string {
+	out, err := exec.Command("ssh", "-V").CombinedOutput()
+	if err != nil {
+		return "ssh -V failed"
+	}
+	return strings.TrimSpace(string(out))
+}
