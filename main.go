@@ -14,6 +14,8 @@ import (
 	"log"
 	"os"
 	"os/signal"
+	"runtime"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -34,6 +36,8 @@ Flags:
   -v, --version   print the version and exit
 Environment:
   BBSSH_DEBUG=1   log protocol diagnostics to stderr
+  BBSSH_CPUPROFILE=FILE   write a pprof CPU profile of the pod's life
+  BBSSH_MEMPROFILE=FILE   write a pprof allocation profile at exit
 `
 
 func main() {
@@ -68,6 +72,20 @@ func servePod(stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	defer stop()
 
+	if path := os.Getenv("BBSSH_CPUPROFILE"); path != "" {
+		if f, err := os.Create(path); err == nil && pprof.StartCPUProfile(f) == nil {
+			defer func() { pprof.StopCPUProfile(); f.Close() }()
+		}
+	}
+	if path := os.Getenv("BBSSH_MEMPROFILE"); path != "" {
+		runtime.MemProfileRate = 64 << 10
+		defer func() {
+			if f, err := os.Create(path); err == nil {
+				pprof.Lookup("allocs").WriteTo(f, 0)
+				f.Close()
+			}
+		}()
+	}
 	var logf func(string, ...any)
 	if os.Getenv("BBSSH_DEBUG") != "" {
 		logger := log.New(stderr, "bbssh: ", log.Lmicroseconds)

@@ -260,4 +260,3 @@ func cpuModel() string {
 	}
 	return "unknown CPU"
 }
-

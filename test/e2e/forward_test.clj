@@ -114,6 +114,12 @@
     (is (= free port))
     (is (n/round-trip "127.0.0.1" port 100000 9))
     (session/delete-port-forwarding-local s {:local-port port}))
+  (let [free (n/free-port)
+        port (session/set-port-forwarding-local s (str "127.0.0.1:" free ":" unix-echo-path))]
+    (is (= [{:bind-address "127.0.0.1" :local-port free :remote-unix-socket unix-echo-path}]
+           (session/get-port-forwarding-local s)))
+    (is (n/round-trip "127.0.0.1" port 100000 15))
+    (session/delete-port-forwarding-local s (str "127.0.0.1:" free ":" unix-echo-path)))
   (let [sock (str dir "/spec.sock")]
     (session/set-port-forwarding-local s (str sock ":" unix-echo-path))
     (is (n/unix-round-trip sock 100000 10))
