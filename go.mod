@@ -3,9 +3,12 @@ module bbssh
 go 1.26.8
 
 require (
+	github.com/creack/pty v1.1.24
 	github.com/jackpal/bencode-go v1.0.2
+	github.com/kevinburke/ssh_config v1.6.0
 	github.com/skeema/knownhosts v1.3.3
 	golang.org/x/crypto v0.59.0
+	golang.org/x/term v0.48.0
 	olympos.io/encoding/edn v0.0.0-20201019073823-d3554ca0b0a3
 )
 

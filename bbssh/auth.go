@@ -1,6 +1,7 @@
 package bbssh
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -45,7 +46,7 @@ func defaultIdentityFiles() []string {
 	return files
 }
 
-func newAuthPlan(o *Options) (*authPlan, error) {
+func newAuthPlan(ctx context.Context, o *Options) (*authPlan, error) {
 	p := &authPlan{}
 	var signers []ssh.Signer
 	if !o.NoAgent {
@@ -75,7 +76,7 @@ func newAuthPlan(o *Options) (*authPlan, error) {
 		if err != nil {
 			return nil, errorf(KindBadOption, nil, "identity file %s cannot be read: %v", f, pathErr(err))
 		}
-		s, err := parseKey(pem, f, o)
+		s, err := parseKey(ctx, pem, f, o)
 		if err != nil {
 			p.notes = append(p.notes, err.Error())
 			continue
@@ -83,7 +84,7 @@ func newAuthPlan(o *Options) (*authPlan, error) {
 		signers = append(signers, s)
 	}
 	if len(o.PrivateKey) > 0 {
-		s, err := parseKey(o.PrivateKey, ":private-key", o)
+		s, err := parseKey(ctx, o.PrivateKey, ":private-key", o)
 		if err != nil {
 			return nil, errorf(KindBadOption, nil, "%s", err.Error())
 		}
@@ -101,8 +102,9 @@ func newAuthPlan(o *Options) (*authPlan, error) {
 		if o.Prompter == nil {
 			return "", errors.New("no password given and no way to ask for one")
 		}
-		return o.Prompter.Password(prompt)
+		return o.Prompter.Password(ctx, prompt)
 	}
+	challenger, _ := o.Prompter.(Challenger)
 	if password != "" || o.Prompter != nil {
 		prompt := fmt.Sprintf("Password for %s@%s", o.User, o.Host)
 		p.methods = append(p.methods,
@@ -110,6 +112,9 @@ func newAuthPlan(o *Options) (*authPlan, error) {
 				answers := make([]string, len(questions))
 				for i, q := range questions {
 					if echos[i] || !strings.Contains(strings.ToLower(q), "password") {
+						if challenger != nil {
+							return challenger.Challenge(ctx, name, instruction, questions, echos)
+						}
 						return nil, fmt.Errorf("cannot answer the question %q", q)
 					}
 					a, err := ask(prompt)
@@ -129,7 +134,7 @@ func newAuthPlan(o *Options) (*authPlan, error) {
 // parseKey parses a private key, decrypting it with the passphrase from
 // the options or from the prompter. Errors name the key, never its
 // passphrase.
-func parseKey(pem []byte, name string, o *Options) (ssh.Signer, error) {
+func parseKey(ctx context.Context, pem []byte, name string, o *Options) (ssh.Signer, error) {
 	s, err := ssh.ParsePrivateKey(pem)
 	var missing *ssh.PassphraseMissingError
 	if !errors.As(err, &missing) {
@@ -140,7 +145,7 @@ func parseKey(pem []byte, name string, o *Options) (ssh.Signer, error) {
 	}
 	passphrase := o.Passphrase
 	if passphrase == "" && o.Prompter != nil {
-		passphrase, err = o.Prompter.Passphrase("Passphrase for " + name)
+		passphrase, err = o.Prompter.Passphrase(ctx, "Passphrase for "+name)
 		if err != nil {
 			return nil, fmt.Errorf("identity %s: passphrase: %v", name, err)
 		}

@@ -1,6 +1,7 @@
 package bbssh
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -51,6 +52,7 @@ type hostKeyChecker struct {
 	files    []string // known_hosts files, the first is written to
 	policy   HostKeyPolicy
 	prompter Prompter
+	ctx      context.Context // of the connection attempt, for prompts
 	messages func(string)
 	db       *knownhosts.HostKeyDB // nil when no file exists
 	mu       *sync.Mutex           // serialises writes to files[0]
@@ -58,11 +60,11 @@ type hostKeyChecker struct {
 
 var knownHostsWriteMu sync.Mutex
 
-func newHostKeyChecker(o *Options) (*hostKeyChecker, error) {
+func newHostKeyChecker(ctx context.Context, o *Options) (*hostKeyChecker, error) {
 	if err := o.HostKeyPolicy.validate(); err != nil {
 		return nil, err
 	}
-	c := &hostKeyChecker{files: o.KnownHosts, policy: o.HostKeyPolicy, prompter: o.Prompter,
+	c := &hostKeyChecker{ctx: ctx, files: o.KnownHosts, policy: o.HostKeyPolicy, prompter: o.Prompter,
 		mu: &knownHostsWriteMu, messages: func(string) {}}
 	if o.Messages != nil {
 		c.messages = func(s string) { fmt.Fprintln(o.Messages, s) }
@@ -153,7 +155,7 @@ func (c *hostKeyChecker) unknown(hostname string, remote net.Addr, key ssh.Publi
 	}
 	question := fmt.Sprintf("The authenticity of host '%s' can't be established.\n%s key fingerprint is %s.\nAre you sure you want to continue connecting?",
 		knownhosts.Normalize(hostname), keyTypeName(key.Type()), fp)
-	yes, err := c.prompter.YesNo(question)
+	yes, err := c.prompter.YesNo(c.ctx, question)
 	if err != nil {
 		return refuse(fmt.Sprintf("asking failed: %v", err))
 	}

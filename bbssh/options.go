@@ -1,6 +1,7 @@
 package bbssh
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -98,14 +99,28 @@ func (a Algorithms) validate() error {
 }
 
 // Prompter asks the person running the script. Every method may return an
-// error to cancel the connection.
+// error to cancel the connection; ctx ends with the connection attempt.
 type Prompter interface {
-	// Password asks for the password of user@host.
-	Password(prompt string) (string, error)
+	// Password asks for a password; prompt reads like "Password for
+	// user@host".
+	Password(ctx context.Context, prompt string) (string, error)
 	// Passphrase asks for the passphrase of a key file.
-	Passphrase(prompt string) (string, error)
+	Passphrase(ctx context.Context, prompt string) (string, error)
 	// YesNo asks a yes/no question, such as whether to trust a host key.
-	YesNo(question string) (bool, error)
+	YesNo(ctx context.Context, question string) (bool, error)
+}
+
+// Challenger is a Prompter that can also answer keyboard-interactive
+// questions other than a password (one-time codes and the like).
+type Challenger interface {
+	Challenge(ctx context.Context, name, instruction string, questions []string, echos []bool) ([]string, error)
+}
+
+// availability is implemented by a Prompter that may have nobody to ask
+// (a terminal prompter without a terminal): Connect then acts as if there
+// were no Prompter, so that failures say so plainly.
+type availability interface {
+	Available() bool
 }
 
 // Addr returns host:port for dialing.

@@ -58,11 +58,14 @@ func (s *Session) Connect(ctx context.Context) error {
 		ctx, cancel = context.WithTimeout(ctx, opts.ConnectTimeout)
 		defer cancel()
 	}
-	checker, err := newHostKeyChecker(&opts)
+	if a, ok := opts.Prompter.(availability); ok && !a.Available() {
+		opts.Prompter = nil
+	}
+	checker, err := newHostKeyChecker(ctx, &opts)
 	if err != nil {
 		return err
 	}
-	plan, err := newAuthPlan(&opts)
+	plan, err := newAuthPlan(ctx, &opts)
 	if err != nil {
 		return err
 	}
