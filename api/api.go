@@ -42,6 +42,8 @@ func (a *API) Register(srv *pod.Server) {
 	a.registerExec(srv.Namespace("pod.epiccastle.bbssh.pod.exec"))
 	a.registerForward(srv.Namespace("pod.epiccastle.bbssh.pod.forward"))
 	a.registerRegistry(srv.Namespace("pod.epiccastle.bbssh.pod.registry"))
+	a.registerUserInfo(srv.Namespace("pod.epiccastle.bbssh.pod.user-info"), srv.Namespace("pod.epiccastle.bbssh.pod.callbacks"))
+	a.registerSessionConfig(srv.Namespace("pod.epiccastle.bbssh.pod.session"))
 }
 
 // Close closes every session, and so every forward and command on them.

@@ -22,6 +22,8 @@ var sshOptionKeys = map[string]bool{
 	"strict-host-key-checking": true, "accept-host-key": true, "known-hosts": true,
 	"silence-messages": true, "connect-timeout": true, "identities-only": true,
 	"agent-socket": true, "no-agent": true, "connection-options": true,
+	"config-file": true, "proxy": true, "jump-host": true, "keepalive-interval": true,
+	"keepalive-count-max": true, "public-key": true, "public-key-base64": true, "user-info": true,
 }
 
 // connectionOptionKeys are the keys of :connection-options, each a
@@ -70,11 +72,11 @@ func parseSSHOptions(host string, m pod.Map) (o bbssh.Options, err error) {
 			return o, badOption("unknown option :%s for bbssh/ssh", k)
 		}
 	}
-	port, err := m.Int("port", 22)
+	port, err := m.Int("port", 0)
 	if err != nil {
 		return o, err
 	}
-	if port < 1 || port > 65535 {
+	if m.Has("port") && (port < 1 || port > 65535) {
 		return o, badOption("option :port must be between 1 and 65535, got %d", port)
 	}
 	o.Port = int(port)
@@ -150,6 +152,47 @@ func parseSSHOptions(host string, m pod.Map) (o bbssh.Options, err error) {
 	if o.Algorithms, err = parseConnectionOptions(m); err != nil {
 		return o, err
 	}
+	if v, ok := m.Get("config-file"); ok {
+		switch cf := v.(type) {
+		case nil:
+		case bool:
+			o.NoConfig = !cf
+		case string:
+			o.ConfigFile = cf
+		default:
+			return o, badOption("option :config-file must be a file name or false, got %s", pod.Describe(v))
+		}
+	}
+	if v, ok := m.Get("proxy"); ok && v != nil {
+		p, err := parseProxy(v)
+		if err != nil {
+			return o, err
+		}
+		o.Proxy = &p
+	}
+	if v, ok := m.Get("jump-host"); ok && v != nil {
+		if spec, isString := v.(string); isString {
+			if o.JumpHosts, err = bbssh.ParseJumpHosts(spec); err != nil {
+				return o, engineError(err)
+			}
+		}
+	}
+	interval, err := m.Int("keepalive-interval", 0)
+	if err != nil {
+		return o, err
+	}
+	if interval < 0 {
+		return o, badOption("option :keepalive-interval must be a number of milliseconds >= 0, got %d", interval)
+	}
+	o.KeepaliveInterval = time.Duration(interval) * time.Millisecond
+	count, err := m.Int("keepalive-count-max", 0)
+	if err != nil {
+		return o, err
+	}
+	if count < 0 {
+		return o, badOption("option :keepalive-count-max must be >= 0, got %d", count)
+	}
+	o.KeepaliveCountMax = int(count)
 	return o, nil
 }
 
@@ -214,6 +257,47 @@ func acceptOption(m pod.Map) (string, error) {
 		}
 	}
 	return "", badOption("option :accept-host-key must be true, false, :new or a \"SHA256:...\" fingerprint, got %s", pod.Describe(v))
+}
+
+// parseProxy reads {:type :http|:socks4|:socks5 :host h :port p
+// :username u :password pw}.
+func parseProxy(v any) (p bbssh.Proxy, err error) {
+	defer asBadOption(&err)
+	m, err := pod.AsMap("option :proxy", v)
+	if err != nil {
+		return p, err
+	}
+	for _, k := range m.Keys() {
+		switch k {
+		case "type", "host", "port", "username", "password":
+		default:
+			return p, badOption("unknown key :%s in :proxy (known: :type :host :port :username :password)", k)
+		}
+	}
+	t, _ := m.Get("type")
+	if p.Type, err = pod.AsKeyword("proxy :type", t); err != nil {
+		if p.Type, err = pod.AsString("proxy :type", t); err != nil {
+			return p, badOption("proxy :type must be :http, :socks4 or :socks5, got %s", pod.Describe(t))
+		}
+	}
+	if p.Host, err = m.String("host", ""); err != nil {
+		return p, err
+	}
+	port, err := m.Int("port", 0)
+	if err != nil {
+		return p, err
+	}
+	p.Port = int(port)
+	if p.Username, err = m.String("username", ""); err != nil {
+		return p, err
+	}
+	if p.Password, err = m.String("password", ""); err != nil {
+		return p, err
+	}
+	if err := p.Validate(); err != nil {
+		return p, engineError(err)
+	}
+	return p, nil
 }
 
 func badOption(format string, args ...any) *pod.Error {

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"bbssh/bbssh"
@@ -28,8 +29,8 @@ func (a *API) registerSession(ns *pod.Namespace) {
 			if err != nil {
 				return nil, err
 			}
-			if !m.Bool("silence-messages", false) {
-				opts.Messages = a.Stderr
+			if err := a.handleOptions(&opts, m); err != nil {
+				return nil, err
 			}
 			return a.reg.Put("session", bbssh.NewSession(opts)), nil
 		}})
@@ -60,6 +61,17 @@ func (a *API) registerSession(ns *pod.Namespace) {
 				return nil, engineError(err)
 			}
 			a.forgetForwards(s) // forwards that died with an earlier connection
+			// Forwards the ssh config file asks for, all or nothing as
+			// with ExitOnForwardFailure.
+			for _, spec := range s.ConfigForwards() {
+				f, err := s.Forward(spec)
+				if err != nil {
+					s.Disconnect()
+					a.forgetForwards(s)
+					return nil, engineError(fmt.Errorf("a forward of the ssh config file failed: %w", err))
+				}
+				a.addForward(s, f)
+			}
 			return nil, nil
 		}})
 	ns.Add(&pod.Var{Name: "disconnect", MinArgs: 1, MaxArgs: 1,
@@ -87,6 +99,37 @@ func (a *API) registerSession(ns *pod.Namespace) {
 		}})
 }
 
+// handleOptions applies the options that name other handles (:user-info,
+// :jump-host as a session) and chooses who is asked for passwords and
+// host keys: the script's user-info, else the terminal when there is one.
+func (a *API) handleOptions(opts *bbssh.Options, m pod.Map) error {
+	silent := m.Bool("silence-messages", false)
+	if !silent {
+		opts.Messages = a.Stderr
+	}
+	opts.Prompter = bbssh.TerminalPrompter{}
+	if v, ok := m.Get("user-info"); ok && v != nil {
+		u, err := a.userInfo(v)
+		if err != nil {
+			return err
+		}
+		opts.Prompter = u
+		if !silent && u.methods["show-message"] {
+			opts.Messages = u
+		}
+	}
+	if v, ok := m.Get("jump-host"); ok && v != nil {
+		if _, isString := v.(string); !isString {
+			via, err := a.session(v)
+			if err != nil {
+				return badOption("option :jump-host must be a spec such as \"me@bastion:22\" or a session, got %s", pod.Describe(v))
+			}
+			opts.Via = via
+		}
+	}
+	return nil
+}
+
 func (a *API) registerRegistry(ns *pod.Namespace) {
 	ns.Add(&pod.Var{Name: "release", MinArgs: 1, MaxArgs: 1,
 		Doc:      "Frees a handle: a session is closed first, with everything on it. Later use of the handle is an error.",
@@ -102,6 +145,8 @@ func (a *API) registerRegistry(ns *pod.Namespace) {
 				a.releaseOwned(o)
 				a.forgetForwards(o)
 			case *forwardedConn:
+				o.Close()
+			case *userInfo:
 				o.Close()
 			case *process:
 				o.Close()

@@ -102,7 +102,11 @@ func newAuthPlan(ctx context.Context, o *Options) (*authPlan, error) {
 		if o.Prompter == nil {
 			return "", errors.New("no password given and no way to ask for one")
 		}
-		return o.Prompter.Password(ctx, prompt)
+		pw, err := o.Prompter.Password(ctx, prompt)
+		if err != nil {
+			return "", &promptError{err}
+		}
+		return pw, nil
 	}
 	challenger, _ := o.Prompter.(Challenger)
 	if password != "" || o.Prompter != nil {
@@ -113,7 +117,11 @@ func newAuthPlan(ctx context.Context, o *Options) (*authPlan, error) {
 				for i, q := range questions {
 					if echos[i] || !strings.Contains(strings.ToLower(q), "password") {
 						if challenger != nil {
-							return challenger.Challenge(ctx, name, instruction, questions, echos)
+							answers, err := challenger.Challenge(ctx, name, instruction, questions, echos)
+							if err != nil {
+								return nil, &promptError{err}
+							}
+							return answers, nil
 						}
 						return nil, fmt.Errorf("cannot answer the question %q", q)
 					}
@@ -130,6 +138,13 @@ func newAuthPlan(ctx context.Context, o *Options) (*authPlan, error) {
 	}
 	return p, nil
 }
+
+// promptError is a failure to get an answer from the Prompter during
+// auth; it ends the attempt as an auth failure that says why.
+type promptError struct{ err error }
+
+func (e *promptError) Error() string { return e.err.Error() }
+func (e *promptError) Unwrap() error { return e.err }
 
 // parseKey parses a private key, decrypting it with the passphrase from
 // the options or from the prompter. Errors name the key, never its

@@ -55,8 +55,34 @@ type Options struct {
 	ConnectTimeout time.Duration
 
 	// Algorithms restricts and orders the algorithms offered; empty lists
-	// mean x/crypto/ssh's defaults.
+	// mean x/crypto/ssh's defaults. A list may also be an OpenSSH-style
+	// change of the defaults: a single entry starting with "+" (append),
+	// "-" (remove) or "^" (put first), e.g. "+ssh-rsa".
 	Algorithms Algorithms
+
+	// ConfigFile is the OpenSSH client config to read for Host; ""
+	// means ~/.ssh/config when it exists. NoConfig skips config files.
+	// Options set here win over the file, as on ssh's command line.
+	ConfigFile string
+	NoConfig   bool
+
+	// Proxy, when set, reaches the server through an HTTP or SOCKS proxy.
+	Proxy *Proxy
+	// ProxyCommand, when set, is run with sh -c and the connection is
+	// made over its stdin and stdout (tokens %h %p %r already expanded).
+	ProxyCommand string
+	// JumpHosts are hops to tunnel through, in order (ssh -J).
+	JumpHosts []JumpHost
+	// Via, when set, is a connected session the connection is tunnelled
+	// through (a jump host the script already holds).
+	Via *Session
+
+	// KeepaliveInterval, when positive, sends a keepalive request that
+	// often; after KeepaliveCountMax (default 3) go unanswered the
+	// connection is closed as lost (OpenSSH's ServerAliveInterval and
+	// ServerAliveCountMax).
+	KeepaliveInterval time.Duration
+	KeepaliveCountMax int
 
 	// Messages receives the server's banner and warnings (for example
 	// "Permanently added ..."); nil discards them.

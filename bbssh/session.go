@@ -20,16 +20,37 @@ import (
 type Session struct {
 	opts Options
 
-	mu       sync.Mutex
-	client   *ssh.Client
-	dead     chan struct{} // closed when the current connection ends
-	children map[io.Closer]struct{}
-	closed   bool
+	mu         sync.Mutex
+	client     *ssh.Client
+	resolved   Options       // the options the current connection used, config applied
+	hostConfig HostConfig    // what the config file said for it
+	lost       string        // why the connection was closed from this side, if it was
+	dead       chan struct{} // closed when the current connection ends
+	children   map[io.Closer]struct{}
+	closed     bool
 }
 
 // NewSession returns an unconnected session for opts.
 func NewSession(opts Options) *Session {
 	return &Session{opts: opts, children: map[io.Closer]struct{}{}}
+}
+
+// Update changes the session's options; the change applies from the next
+// Connect.
+func (s *Session) Update(change func(*Options)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	change(&s.opts)
+}
+
+// ConfigForwards returns the forwards the OpenSSH config file asks for
+// (LocalForward, RemoteForward, DynamicForward) for the current
+// connection; the caller starts them.
+func (s *Session) ConfigForwards() []ForwardSpec {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	hc := s.hostConfig
+	return slices.Concat(hc.LocalForwards, hc.RemoteForwards, hc.DynamicForwards)
 }
 
 // Options returns a copy of the session's options.
@@ -50,6 +71,11 @@ func (s *Session) Connect(ctx context.Context) error {
 	opts := s.opts
 	s.mu.Unlock()
 
+	opts, hostConfig, err := opts.resolve()
+	if err != nil {
+		return err
+	}
+	opts.Algorithms = opts.Algorithms.expand()
 	if err := opts.validate(); err != nil {
 		return err
 	}
@@ -88,10 +114,14 @@ func (s *Session) Connect(ctx context.Context) error {
 		},
 	}
 	addr := opts.Addr()
-	var dialer net.Dialer
-	conn, err := dialer.DialContext(ctx, "tcp", addr)
+	conn, hops, err := dial(ctx, &opts)
 	if err != nil {
-		return errorf(KindConnect, unwrapNetErr(err), "cannot connect to %s", addr)
+		return err
+	}
+	closeHops := func() {
+		for i := len(hops) - 1; i >= 0; i-- {
+			hops[i].Close()
+		}
 	}
 	// The handshake has no context of its own: closing the connection
 	// when ctx ends is what bounds it.
@@ -100,6 +130,7 @@ func (s *Session) Connect(ctx context.Context) error {
 	interrupted := !stop()
 	if err != nil {
 		conn.Close()
+		closeHops()
 		return handshakeError(err, &opts, plan, interrupted, ctx)
 	}
 	client := ssh.NewClient(c, chans, reqs)
@@ -108,16 +139,30 @@ func (s *Session) Connect(ctx context.Context) error {
 	defer s.mu.Unlock()
 	if s.closed {
 		client.Close()
+		closeHops()
 		return errorf(KindClosed, nil, "session closed while connecting")
 	}
 	s.client = client
+	s.resolved = opts
+	s.hostConfig = hostConfig
+	s.lost = ""
 	dead := make(chan struct{})
 	s.dead = dead
 	go func() {
 		err := client.Wait()
 		close(dead)
+		closeHops()
 		s.connectionEnded(client, err)
 	}()
+	if opts.KeepaliveInterval > 0 {
+		go keepalive(client, opts.KeepaliveInterval, opts.KeepaliveCountMax, func(reason string) {
+			s.mu.Lock()
+			if s.client == client {
+				s.lost = reason
+			}
+			s.mu.Unlock()
+		})
+	}
 	return nil
 }
 
@@ -141,6 +186,10 @@ func handshakeError(err error, o *Options, plan *authPlan, interrupted bool, ctx
 	}
 	if interrupted {
 		return errorf(KindConnect, ctx.Err(), "connecting to %s timed out", o.Addr())
+	}
+	var pe *promptError
+	if errors.As(err, &pe) {
+		return errorf(KindAuth, pe.err, "authentication for %s@%s stopped: asking for a password failed", o.User, o.Addr())
 	}
 	if strings.Contains(err.Error(), "unable to authenticate") {
 		msg := fmt.Sprintf("authentication failed for %s@%s", o.User, o.Addr())
@@ -184,11 +233,13 @@ func (s *Session) connectionEnded(client *ssh.Client, err error) {
 	}
 	s.client = nil
 	children := s.takeChildren()
-	s.mu.Unlock()
-	reason := fmt.Sprintf("the connection to %s was lost", s.opts.Addr())
-	if err != nil && !errors.Is(err, io.EOF) {
+	reason := fmt.Sprintf("the connection to %s was lost", s.resolved.Addr())
+	if s.lost != "" {
+		reason += ": " + s.lost
+	} else if err != nil && !errors.Is(err, io.EOF) {
 		reason += ": " + err.Error()
 	}
+	s.mu.Unlock()
 	for _, c := range children {
 		if l, ok := c.(interface{ connectionLost(reason string) }); ok {
 			l.connectionLost(reason)

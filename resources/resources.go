@@ -23,6 +23,7 @@ type ClientNamespace struct {
 // only the ones before it.
 var clientOrder = []string{
 	"pod.epiccastle.bbssh.impl.utils",
+	"pod.epiccastle.bbssh.user-info",
 	"pod.epiccastle.bbssh.session",
 	"pod.epiccastle.bbssh.core",
 	"pod.epiccastle.bbssh.scp",

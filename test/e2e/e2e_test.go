@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -81,6 +82,9 @@ func runScript(t *testing.T, script, transport string, extraEnv ...string) strin
 	defer cancel()
 	cmd := exec.CommandContext(ctx, filepath.Join(repo, "test", "client", "pbb"), abs)
 	cmd.Dir = work
+	// A new session has no controlling terminal, so the pod never
+	// prompts: the tests behave the same from a terminal and in CI.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	cmd.Env = append(append(os.Environ(), server.Env()...),
 		"BBSSH_POD="+podPath,
 		"BBSSH_TEST_TRANSPORT="+transport,

@@ -16,12 +16,26 @@
   "The options of `ssh` as the pod reads them: files as strings, key bytes
   as base64."
   [options]
-  (let [{:keys [identity private-key]} options]
+  (let [{:keys [identity private-key public-key config-file connection-options]} options]
     (cond-> (apply dissoc options client-only-options)
       (instance? java.io.File identity) (assoc :identity (str identity))
       (sequential? identity) (assoc :identity (mapv str identity))
+      (instance? java.io.File config-file) (assoc :config-file (str config-file))
       (bytes? private-key) (-> (dissoc :private-key)
-                               (assoc :private-key-base64 (utils/encode-base64 private-key))))))
+                               (assoc :private-key-base64 (utils/encode-base64 private-key)))
+      (bytes? public-key) (-> (dissoc :public-key)
+                              (assoc :public-key-base64 (utils/encode-base64 public-key)))
+      ;; functions of the current value are applied once the session exists
+      connection-options (assoc :connection-options
+                                (into {} (remove (comp fn? val)) connection-options)))))
+
+(defn- apply-option-fns
+  "Sets each :connection-options entry given as a function of the current
+  value, e.g. `{:kex #(str % \",diffie-hellman-group1-sha1\")}`."
+  [session connection-options]
+  (doseq [[k f] connection-options
+          :when (fn? f)]
+    (session/set-config session k (f (session/get-config session k)))))
 
 (defn ssh
   "Opens an SSH session to `hostname` and returns its handle, a keyword such
@@ -43,6 +57,23 @@
     changed key is always refused.
   - `:connect-timeout` milliseconds for connect and handshake [no limit]
   - `:silence-messages` true to drop the server banner
+  - `:config-file` OpenSSH client config [\"~/.ssh/config\" if it exists],
+    false for none; explicit options win over it. Host patterns, HostName,
+    Port, User, IdentityFile, IdentitiesOnly, UserKnownHostsFile,
+    StrictHostKeyChecking, ProxyJump, ProxyCommand, ConnectTimeout,
+    ServerAliveInterval/CountMax, Ciphers/KexAlgorithms/MACs/
+    HostKeyAlgorithms and Local/Remote/DynamicForward are honoured
+  - `:connection-options` `{:kex :cipher :mac :server-host-key}`, each a
+    comma-separated list or a function of the current one
+  - `:user-info` answers prompts (see `pod.epiccastle.bbssh.user-info`);
+    without it bbssh asks on the terminal when there is one
+  - `:proxy` `{:type :http|:socks4|:socks5 :host .. :port .. :username ..
+    :password ..}` to reach the server through a proxy
+  - `:jump-host` \"me@bastion:22\" (comma-separated for several hops, as
+    ssh -J) or a connected session to tunnel through
+  - `:keepalive-interval` ms between keepalives [off];
+    `:keepalive-count-max` unanswered ones before the session is declared
+    dead [3]
   - `:no-connect` true to return the session unconnected
   - `:port-forward-local` / `:port-forward-remote` / `:port-forward-dynamic`
     vectors of forwards, maps or spec strings such as \"8080:db:5432\" (see
@@ -56,6 +87,7 @@
   (let [options (or options {})
         session (pod-session/new hostname (pod-options options))]
     (try
+      (apply-option-fns session (:connection-options options))
       (when-not (:no-connect options)
         (session/connect session))
       (doseq [[setter specs] [[session/set-port-forwarding-local (:port-forward-local options)]

@@ -31,6 +31,57 @@
   [session]
   (pod-session/connected? session))
 
+(defn- config-key [k]
+  (if (keyword? k) (name k) (str k)))
+
+(defn set-config
+  "Sets a connection setting for the next `connect`. Keys, as keywords or
+  JSch's names: `:strict-host-key-checking` (\"yes\" \"no\" \"ask\"
+  \"accept-new\", or a boolean), `:kex`, `:server-host-key`, `:cipher`
+  (`:cipher-s2c`, `:cipher-c2s`), `:mac` (`:mac-s2c`, `:mac-c2s`), whose
+  values are comma-separated algorithm lists (\"+name\" appends to the
+  defaults, \"-name\" removes, \"^name\" puts first).
+
+    (session/set-config s :cipher \"aes256-gcm@openssh.com\")"
+  [session key value]
+  (pod-session/set-config session (config-key key) value)
+  nil)
+
+(defn set-configs
+  "Calls `set-config` for every entry of the map."
+  [session settings]
+  (doseq [[k v] settings]
+    (set-config session k v))
+  nil)
+
+(defn get-config
+  "The current value of a setting as a string; algorithm lists show the
+  defaults until set.
+
+    (session/get-config s :cipher) ;; => \"aes128-gcm@openssh.com,...\""
+  [session key]
+  (pod-session/get-config session (config-key key)))
+
+(defn set-password
+  "Sets the password used by the next `connect`."
+  [session password]
+  (pod-session/set-password session password)
+  nil)
+
+(defn set-user-info
+  "Sets the user-info (see `pod.epiccastle.bbssh.user-info/new`) that
+  answers the next `connect`'s questions."
+  [session user-info]
+  (pod-session/set-user-info session user-info)
+  nil)
+
+(defn set-proxy
+  "Reaches the server through a proxy from the next `connect`:
+  `{:type :http|:socks4|:socks5 :host \"proxy\" :port 3128 :username .. :password ..}`."
+  [session proxy]
+  (pod-session/set-proxy session proxy)
+  nil)
+
 (defn- with-stats [{:keys [forward stats]}]
   (with-meta forward stats))
 
