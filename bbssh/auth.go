@@ -22,6 +22,7 @@ type authPlan struct {
 	tried     []string
 	notes     []string
 	agentConn net.Conn
+	promptErr *promptError // the first failure to get an answer, if any
 }
 
 // close releases the agent connection.
@@ -102,9 +103,15 @@ func newAuthPlan(ctx context.Context, o *Options) (*authPlan, error) {
 		if o.Prompter == nil {
 			return "", errors.New("no password given and no way to ask for one")
 		}
+		if p.promptErr != nil {
+			// Asked and refused (Ctrl-C, a declining callback): do not
+			// ask again for the next auth method.
+			return "", p.promptErr
+		}
 		pw, err := o.Prompter.Password(ctx, prompt)
 		if err != nil {
-			return "", &promptError{err}
+			p.promptErr = &promptError{err}
+			return "", p.promptErr
 		}
 		return pw, nil
 	}
@@ -119,7 +126,8 @@ func newAuthPlan(ctx context.Context, o *Options) (*authPlan, error) {
 						if challenger != nil {
 							answers, err := challenger.Challenge(ctx, name, instruction, questions, echos)
 							if err != nil {
-								return nil, &promptError{err}
+								p.promptErr = &promptError{err}
+								return nil, p.promptErr
 							}
 							return answers, nil
 						}

@@ -34,7 +34,8 @@ func (o Options) resolve() (Options, HostConfig, error) {
 		localUser = u.Username
 	}
 	hc, err := ReadSSHConfig(expandHome(path), o.Host, localUser)
-	if errors.Is(err, fs.ErrNotExist) && o.ConfigFile == "" {
+	if o.ConfigFile == "" && (errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission)) {
+		// As ssh, a default config it cannot open is no config.
 		return o, HostConfig{}, nil
 	}
 	if err != nil {

@@ -187,8 +187,8 @@ func handshakeError(err error, o *Options, plan *authPlan, interrupted bool, ctx
 	if interrupted {
 		return errorf(KindConnect, ctx.Err(), "connecting to %s timed out", o.Addr())
 	}
-	var pe *promptError
-	if errors.As(err, &pe) {
+	pe := plan.promptErr
+	if pe != nil || errors.As(err, &pe) {
 		return errorf(KindAuth, pe.err, "authentication for %s@%s stopped: asking for a password failed", o.User, o.Addr())
 	}
 	if strings.Contains(err.Error(), "unable to authenticate") {
@@ -196,7 +196,7 @@ func handshakeError(err error, o *Options, plan *authPlan, interrupted bool, ctx
 		if len(plan.tried) > 0 {
 			msg += "; tried " + strings.Join(plan.tried, ", ")
 		} else {
-			msg += "; no identity, agent key or password to try"
+			msg += "; no identity, agent key or password to try, and no terminal or :user-info to ask for a password"
 		}
 		if len(plan.notes) > 0 {
 			msg += "; " + strings.Join(plan.notes, "; ")

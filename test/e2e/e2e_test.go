@@ -7,6 +7,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +18,8 @@ import (
 	"time"
 
 	"bbssh/test/testbed"
+
+	"github.com/creack/pty"
 )
 
 var (
@@ -155,4 +158,105 @@ func TestPrivilegedPortAsNonRoot(t *testing.T) {
 	}
 	out := runScript(t, "unprivileged.clj", "stdio", "BBSSH_POD="+pod, fmt.Sprintf("BBSSH_PRIVILEGED_PORT=%d", start-1))
 	t.Logf("%s", tail(out, 5))
+}
+
+// TestTerminalPrompts runs terminal_prompt.clj on a pseudo-terminal that
+// is the controlling terminal of the client and the pod, and types at the
+// pod's prompts as a person would; and once with no terminal at all.
+func TestTerminalPrompts(t *testing.T) {
+	tests := []struct {
+		name   string
+		prompt string // what the pod shows ("" when no terminal)
+		typed  string
+		result string // a piece of the RESULT line
+	}{
+		{name: "answer", prompt: "Password for bbsshtest@127.0.0.1", typed: server.Password + "\r", result: "connected ok"},
+		{name: "cancel", prompt: "Password for bbsshtest@127.0.0.1", typed: "bbs\x03", result: ":bbssh/auth-failed"},
+		{name: "hostkey", prompt: "Are you sure you want to continue connecting? (yes/no/[fingerprint])", typed: "yes\r", result: "connected ok"},
+		{name: "none", result: "no terminal or :user-info to ask for a password"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := []string{"BBSSH_PROMPT_CASE=" + tt.name}
+			if tt.prompt == "" {
+				out := runScript(t, "terminal_prompt.clj", "stdio", env...)
+				if !strings.Contains(out, "RESULT") || !strings.Contains(out, tt.result) {
+					t.Fatalf("want a RESULT with %q, got:\n%s", tt.result, out)
+				}
+				return
+			}
+			out := runOnTerminal(t, "terminal_prompt.clj", tt.prompt, tt.typed, env...)
+			if !strings.Contains(out, tt.result) {
+				t.Fatalf("want %q after typing, got:\n%s", tt.result, out)
+			}
+			if tt.name == "answer" && strings.Contains(out, server.Password) {
+				t.Errorf("the password was echoed:\n%s", out)
+			}
+			if tt.name == "cancel" && !strings.Contains(out, "cancelled") {
+				t.Errorf("the error does not say the prompt was cancelled:\n%s", out)
+			}
+		})
+	}
+}
+
+// runOnTerminal runs a script through pbb with a new pseudo-terminal as
+// its controlling terminal, waits for prompt, types typed, and returns
+// everything shown after the prompt once the script has printed RESULT.
+func runOnTerminal(t *testing.T, script, prompt, typed string, extraEnv ...string) string {
+	t.Helper()
+	abs, err := filepath.Abs(script)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, filepath.Join(repo, "test", "client", "pbb"), abs)
+	cmd.Dir = t.TempDir()
+	cmd.Env = append(append(os.Environ(), server.Env()...),
+		"BBSSH_POD="+podPath, "BBSSH_TEST_TRANSPORT=stdio",
+		"BBSSH_E2E_DIR="+filepath.Join(repo, "test", "e2e"), "BBSSH_REPO="+repo)
+	cmd.Env = append(cmd.Env, extraEnv...)
+	tty, err := pty.Start(cmd)
+	if err != nil {
+		t.Skipf("no pseudo-terminal here: %v", err)
+	}
+	defer tty.Close()
+	defer cmd.Process.Kill()
+	var screen strings.Builder
+	buf := make([]byte, 4096)
+	readUntil := func(want string) bool {
+		for !strings.Contains(screen.String(), want) {
+			tty.SetReadDeadline(time.Now().Add(20 * time.Second))
+			n, err := tty.Read(buf)
+			screen.Write(buf[:n])
+			if err != nil {
+				return strings.Contains(screen.String(), want)
+			}
+		}
+		return true
+	}
+	if !readUntil(prompt) {
+		t.Fatalf("the pod never asked %q; the terminal shows:\n%s", prompt, screen.String())
+	}
+	before := screen.Len()
+	if _, err := io.WriteString(tty, typed); err != nil {
+		t.Fatal(err)
+	}
+	if !readUntil("RESULT") {
+		t.Fatalf("no RESULT after typing; the terminal shows:\n%s", screen.String())
+	}
+	// The rest of the RESULT line, if it came in pieces.
+	for range 100 {
+		shown := screen.String()
+		if strings.Contains(shown[strings.Index(shown, "RESULT"):], "\n") {
+			break
+		}
+		tty.SetReadDeadline(time.Now().Add(10 * time.Second))
+		n, err := tty.Read(buf)
+		screen.Write(buf[:n])
+		if err != nil {
+			break
+		}
+	}
+	return screen.String()[before:]
 }

@@ -3,6 +3,7 @@
 (load-file (str (System/getenv "BBSSH_E2E_DIR") "/common.clj"))
 (ns e2e.exec-test
   (:require [clojure.test :refer [deftest is testing]]
+            [clojure.string :as str]
             [e2e.common :as c]))
 
 (c/load-pod!)
@@ -49,6 +50,24 @@
     (is (= "3\n" (-> (bbssh/exec s "printf abc")
                      (bbssh/exec "wc -c" {:session s :out :string})
                      deref :out)))))
+
+(deftest pty-env-and-signals
+  (let [s (bbssh/ssh c/host (c/opts))]
+    (is (re-find #"^/dev/pts/\d+" (-> (bbssh/exec s "tty" {:pty true :out :string}) deref :out)))
+    (is (re-find #"^not a tty" (-> (bbssh/exec s "tty" {:out :string}) deref :out)))
+    (is (= "120 40" (str/trim (-> (bbssh/exec s "stty size | awk '{print $2, $1}'" {:pty {:cols 120 :rows 40} :out :string}) deref :out))))
+    (is (= "xterm-256color" (str/trim (-> (bbssh/exec s "echo $TERM" {:pty {:term "xterm-256color"} :out :string}) deref :out))))
+    (is (= "bar\n" (-> (bbssh/exec s "echo $BBSSH_FOO" {:env {"BBSSH_FOO" "bar"} :out :string}) deref :out)))
+    (testing "the exit signal is reported"
+      (let [res @(bbssh/exec s "kill -TERM $$" {:out :discard})]
+        (is (= "TERM" (:signal res)))))))
+
+(deftest piping-local-to-remote-to-remote
+  (let [s (bbssh/ssh c/host (c/opts))
+        data (apply str (repeat 20000 "line of text\n"))
+        p1 (bbssh/exec s "cat" {:in (java.io.ByteArrayInputStream. (.getBytes data))})
+        p2 (bbssh/exec p1 "wc -l" {:session s :out :string})]
+    (is (= "20000" (str/trim (:out @p2))))))
 
 (deftest connect-errors
   (let [e (ex #(bbssh/ssh c/host (c/opts {:port 1})))]
