@@ -138,19 +138,33 @@
 
 (deftest ssh-config-file
   (let [dir (n/temp-dir)
-        cfg (str dir "/config")]
+        cfg (str dir "/config")
+        echo (n/echo-server)
+        fwd-port (n/free-port)]
     (spit cfg (str "Host other\n  HostName 192.0.2.1\n\n"
                    "Host my-alias\n  HostName 127.0.0.1\n  Port " c/port "\n  User " c/user "\n"
                    "  IdentityFile " identity-file "\n  IdentitiesOnly yes\n  UserKnownHostsFile " known-hosts "\n"
                    "Host via-jump\n  HostName 127.0.0.1\n  Port " c/port "\n  User " c/user "\n"
                    "  IdentityFile " identity-file "\n  UserKnownHostsFile " known-hosts "\n"
                    "  ProxyJump " c/user "@127.0.0.1:" c/port "\n"
-                   "Host bad-jump\n  HostName 127.0.0.1\n  Port " c/port "\n  ProxyJump 127.0.0.1:1\n"))
+                   "Host bad-jump\n  HostName 127.0.0.1\n  Port " c/port "\n  ProxyJump 127.0.0.1:1\n"
+                   "Host via-command\n  HostName 127.0.0.1\n  Port " c/port "\n  User " c/user "\n"
+                   "  IdentityFile " identity-file "\n  UserKnownHostsFile " known-hosts "\n"
+                   "  ProxyCommand bash -c 'exec 3<>/dev/tcp/%h/%p; cat <&3 & cat >&3'\n"
+                   "Host with-forward\n  HostName 127.0.0.1\n  Port " c/port "\n  User " c/user "\n"
+                   "  IdentityFile " identity-file "\n  UserKnownHostsFile " known-hosts "\n"
+                   "  LocalForward 127.0.0.1:" fwd-port " 127.0.0.1:" (.getLocalPort echo) "\n"))
     (is (= "ok\n" (echo-ok (bbssh/ssh "my-alias" {:config-file cfg :no-agent true}))))
     (is (= "ok\n" (echo-ok (bbssh/ssh "via-jump" {:config-file cfg :no-agent true}))) "ProxyJump through the same sshd")
     (let [e (ex #(bbssh/ssh "bad-jump" {:config-file cfg :no-agent true :username c/user}))]
       (is (= :bbssh/connect-failed (-> e :data :type)))
       (is (re-find #"jump host 1 \(127.0.0.1:1\)" (:message e))))
+    (is (= "ok\n" (echo-ok (bbssh/ssh "via-command" {:config-file cfg :no-agent true}))) "ProxyCommand")
+    (let [s (bbssh/ssh "with-forward" {:config-file cfg :no-agent true})]
+      (is (= [{:bind-address "127.0.0.1" :local-port fwd-port :remote-host "127.0.0.1" :remote-port (.getLocalPort echo)}]
+             (session/get-port-forwarding-local s)) "LocalForward from the config file")
+      (is (n/round-trip "127.0.0.1" fwd-port 100000 1))
+      (session/disconnect s))
     (is (= :bbssh/bad-option (-> (ex #(bbssh/ssh "my-alias" {:config-file (str dir "/missing")})) :data :type)))))
 
 (deftest jump-host-option
