@@ -110,6 +110,18 @@ func parseSSHOptions(host string, m pod.Map) (o bbssh.Options, err error) {
 	} else if key != "" {
 		o.PrivateKey = privateKeyText(key)
 	}
+	if key, err := m.String("public-key", ""); err != nil {
+		return o, err
+	} else if key != "" {
+		o.PublicKey = privateKeyText(key) // text as is, or 0.6's base64
+	}
+	if b64, err := m.String("public-key-base64", ""); err != nil {
+		return o, err
+	} else if b64 != "" {
+		if o.PublicKey, err = base64.StdEncoding.DecodeString(b64); err != nil {
+			return o, badOption("option :public-key bytes are not valid base64")
+		}
+	}
 	if b64, err := m.String("private-key-base64", ""); err != nil {
 		return o, err
 	} else if b64 != "" {

@@ -1,6 +1,7 @@
 package bbssh
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -88,6 +89,19 @@ func newAuthPlan(ctx context.Context, o *Options) (*authPlan, error) {
 		s, err := parseKey(ctx, o.PrivateKey, ":private-key", o)
 		if err != nil {
 			return nil, errorf(KindBadOption, nil, "%s", err.Error())
+		}
+		if len(o.PublicKey) > 0 {
+			pub, _, _, _, perr := ssh.ParseAuthorizedKey(o.PublicKey)
+			if perr != nil {
+				pub, perr = ssh.ParsePublicKey(o.PublicKey)
+			}
+			if perr != nil {
+				return nil, errorf(KindBadOption, nil, ":public-key is neither an authorized_keys line nor a public key blob")
+			}
+			if !bytes.Equal(pub.Marshal(), s.PublicKey().Marshal()) {
+				return nil, errorf(KindBadOption, nil, ":public-key (%s) is not the public half of :private-key (%s)",
+					ssh.FingerprintSHA256(pub), ssh.FingerprintSHA256(s.PublicKey()))
+			}
 		}
 		signers = append(signers, s)
 	}

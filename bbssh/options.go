@@ -35,6 +35,9 @@ type Options struct {
 	// PrivateKey is a private key given as its file contents (PEM or
 	// OpenSSH format), tried after IdentityFiles.
 	PrivateKey []byte
+	// PublicKey, when set, is PrivateKey's public half (authorized_keys
+	// line or wire format); a mismatch is an error, not a silent skip.
+	PublicKey []byte
 	// NoDefaultIdentities stops the default identity files being tried
 	// (OpenSSH's IdentitiesOnly, applied to the defaults).
 	NoDefaultIdentities bool

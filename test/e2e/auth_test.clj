@@ -66,7 +66,13 @@
 (deftest private-key-as-text-and-bytes
   (let [text (slurp identity-file)]
     (is (= "ok\n" (echo-ok (bbssh/ssh c/host (bare-opts {:private-key text})))))
-    (is (= "ok\n" (echo-ok (bbssh/ssh c/host (bare-opts {:private-key (.getBytes text "UTF-8")})))))))
+    (is (= "ok\n" (echo-ok (bbssh/ssh c/host (bare-opts {:private-key (.getBytes text "UTF-8")})))))
+    (testing ":public-key must be the private key's other half"
+      (is (= "ok\n" (echo-ok (bbssh/ssh c/host (bare-opts {:private-key text :public-key (slurp (str identity-file ".pub"))})))))
+      (let [e (ex #(bbssh/ssh c/host (bare-opts {:private-key text
+                                                 :public-key (slurp (str (c/env "BBSSH_TEST_RSA_IDENTITY") ".pub"))})))]
+        (is (= :bbssh/bad-option (-> e :data :type)))
+        (is (re-find #"not the public half" (:message e)))))))
 
 (deftest agent-auth-and-agent-forwarding
   (let [dir (n/temp-dir)
@@ -107,6 +113,13 @@
         (is (zero? (:exit (sh "ssh-keygen" "-H" "-f" hashed))))
         (is (not (str/includes? (slurp hashed) "127.0.0.1")))
         (is (= "ok\n" (echo-ok (bbssh/ssh c/host (c/opts {:known-hosts hashed})))))))
+    (testing "a revoked key is refused"
+      (let [revoked (str dir "/revoked")
+            lines (remove str/blank? (str/split-lines (slurp known-hosts)))]
+        (spit revoked (str (str/join "\n" (concat lines (map #(str "@revoked " %) lines))) "\n"))
+        (let [e (ex #(bbssh/ssh c/host (c/opts {:known-hosts revoked :accept-host-key true})))]
+          (is (= :bbssh/host-key-revoked (-> e :data :type)))
+          (is (re-find #"revoked" (:message e))))))
     (testing "a changed key is refused, whatever the options say"
       (let [changed (str dir "/changed")
             other-key (str dir "/other_key")]
@@ -221,7 +234,10 @@
         port (session/set-port-forwarding-local s {:local-port 0 :remote-host "127.0.0.1" :remote-port 1})
         ;; every command of a connection runs under the same sshd process
         pid (str/trim (:out @(bbssh/exec s "echo $PPID" {:out :string})))
-        _ (bbssh/exec s "kill -STOP $PPID" {:out :discard :err :discard})]
+        ;; sshd may stop before it confirms the command started, so its
+        ;; start can fail once the session is declared dead
+        _ (future (try (bbssh/exec s "kill -STOP $PPID" {:out :discard :err :discard})
+                       (catch Exception _ nil)))]
     (try
       (is (n/wait-until 10000 #(not (session/connected? s))) "declared dead after 2 unanswered keepalives")
       (is (re-find #"did not answer 2 keepalives"
