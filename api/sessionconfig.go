@@ -178,6 +178,42 @@ func (a *API) registerSessionConfig(ns *pod.Namespace) {
 			})
 			return nil, nil
 		}})
+	ns.Add(&pod.Var{Name: "set-host", MinArgs: 2, MaxArgs: 2,
+		Doc:      "Sets the host the next connect goes to.",
+		Arglists: []string{"[session host]"},
+		Fn: func(c *pod.Call) (any, error) {
+			s, err := a.session(c.Args.Get(0))
+			if err != nil {
+				return nil, err
+			}
+			host, err := c.Args.String(1)
+			if err != nil {
+				return nil, err
+			}
+			if host == "" {
+				return nil, badOption("host must not be empty")
+			}
+			s.Update(func(o *bbssh.Options) { o.Host = host })
+			return nil, nil
+		}})
+	ns.Add(&pod.Var{Name: "set-port", MinArgs: 2, MaxArgs: 2,
+		Doc:      "Sets the port the next connect goes to.",
+		Arglists: []string{"[session port]"},
+		Fn: func(c *pod.Call) (any, error) {
+			s, err := a.session(c.Args.Get(0))
+			if err != nil {
+				return nil, err
+			}
+			port, err := c.Args.Int(1)
+			if err != nil {
+				return nil, err
+			}
+			if port < 1 || port > 65535 {
+				return nil, badOption("port must be between 1 and 65535, got %d", port)
+			}
+			s.Update(func(o *bbssh.Options) { o.Port = int(port) })
+			return nil, nil
+		}})
 	ns.Add(&pod.Var{Name: "set-proxy", MinArgs: 2, MaxArgs: 2,
 		Doc:      "Reaches the server through a proxy from the next connect: {:type :http|:socks4|:socks5 :host :port :username :password}.",
 		Arglists: []string{"[session proxy]"},

@@ -117,17 +117,28 @@ func (c *hostKeyChecker) callback(hostname string, remote net.Addr, key ssh.Publ
 			}
 			return &HostKeyError{Kind: KindHostKeyChanged, Host: host, KeyType: key.Type(), Fingerprint: fp, KnownHosts: known}
 		}
+		if _, isCert := key.(*ssh.Certificate); isCert && !knownhosts.IsHostUnknown(err) {
+			// A certificate no known authority vouches for: revoked,
+			// or judged as an unknown key, as OpenSSH does.
+			if strings.Contains(err.Error(), "revoked") {
+				return &HostKeyError{Kind: KindHostKeyRevoked, Host: host, KeyType: key.Type(), Fingerprint: fp}
+			}
+			return c.unknown(hostname, remote, key, "no trusted authority signed its certificate ("+strings.TrimPrefix(err.Error(), "ssh: ")+")")
+		}
 		if !knownhosts.IsHostUnknown(err) {
 			return errorf(KindConnect, err, "checking the host key of %s", host)
 		}
 	}
-	return c.unknown(hostname, remote, key)
+	return c.unknown(hostname, remote, key, "")
 }
 
 // unknown applies the policy to a key known_hosts has never seen.
-func (c *hostKeyChecker) unknown(hostname string, remote net.Addr, key ssh.PublicKey) error {
+func (c *hostKeyChecker) unknown(hostname string, remote net.Addr, key ssh.PublicKey, why string) error {
 	fp := ssh.FingerprintSHA256(key)
 	refuse := func(reason string) error {
+		if why != "" {
+			reason = why + "; " + reason
+		}
 		return &HostKeyError{Kind: KindHostKeyUnknown, Host: knownhosts.Normalize(hostname), KeyType: key.Type(), Fingerprint: fp, Reason: reason}
 	}
 	switch c.policy.Strict {
@@ -172,6 +183,9 @@ func (c *hostKeyChecker) unknown(hostname string, remote net.Addr, key ssh.Publi
 func (c *hostKeyChecker) record(hostname string, remote net.Addr, key ssh.PublicKey) error {
 	if len(c.files) == 0 {
 		return nil
+	}
+	if cert, ok := key.(*ssh.Certificate); ok {
+		key = cert.Key // as OpenSSH: remember the plain key, not the certificate
 	}
 	file := c.files[0]
 	c.mu.Lock()

@@ -131,7 +131,10 @@
             (is (re-find #"HAS CHANGED" (:message e)))))))))
 
 (deftest settings-after-creation
-  (let [s (bbssh/ssh c/host (bare-opts {:no-connect true}))]
+  (let [s (bbssh/ssh "192.0.2.1" (bare-opts {:no-connect true :port 1}))]
+    (session/set-host s c/host)
+    (session/set-port s c/port)
+    (is (= :bbssh/bad-option (-> (ex #(session/set-port s 0)) :data :type)))
     (is (str/includes? (session/get-config s :cipher) "aes128-gcm@openssh.com"))
     (is (= "ask" (session/get-config s "StrictHostKeyChecking")))
     (session/set-config s :cipher "aes256-ctr")
@@ -225,7 +228,13 @@
     (let [s (bbssh/ssh c/host (c/opts))
           socks (session/set-port-forwarding-dynamic s {:local-port 0})]
       (is (= "ok\n" (echo-ok (bbssh/ssh c/host (c/opts {:proxy {:type :socks5 :host "127.0.0.1" :port socks}})))))
-      (is (= 1 (:total-connections (meta (first (session/get-port-forwarding-dynamic s))))))))
+      (is (= 1 (:total-connections (meta (first (session/get-port-forwarding-dynamic s))))))
+      (testing "and SOCKS4, through the same proxy, set on an unconnected session"
+        (let [s2 (bbssh/ssh c/host (c/opts {:no-connect true}))]
+          (session/set-proxy s2 {:type :socks4 :host "127.0.0.1" :port socks})
+          (session/connect s2)
+          (is (= "ok\n" (echo-ok s2)))
+          (is (= 2 (:total-connections (meta (first (session/get-port-forwarding-dynamic s))))))))))
   (is (= :bbssh/bad-option (-> (ex #(bbssh/ssh c/host (c/opts {:proxy {:type :ftp :host "h" :port 1}}))) :data :type)))
   (is (= :bbssh/connect-failed (-> (ex #(bbssh/ssh c/host (c/opts {:proxy {:type :http :host "127.0.0.1" :port (n/free-port)}}))) :data :type))))
 

@@ -75,6 +75,18 @@
   (pod-session/set-user-info session user-info)
   nil)
 
+(defn set-host
+  "Sets the host the next `connect` goes to."
+  [session host]
+  (pod-session/set-host session host)
+  nil)
+
+(defn set-port
+  "Sets the port the next `connect` goes to."
+  [session port]
+  (pod-session/set-port session port)
+  nil)
+
 (defn set-proxy
   "Reaches the server through a proxy from the next `connect`:
   `{:type :http|:socks4|:socks5 :host \"proxy\" :port 3128 :username .. :password ..}`."

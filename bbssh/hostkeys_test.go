@@ -1,0 +1,116 @@
+package bbssh
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// certServer is an in-process SSH server whose host key is a certificate
+// signed by ca, for principal 127.0.0.1; it lets anyone in.
+func certServer(t *testing.T, ca ssh.Signer) (port int) {
+	t.Helper()
+	_, hostPriv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hostSigner, err := ssh.NewSignerFromKey(hostPriv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert := &ssh.Certificate{Key: hostSigner.PublicKey(), CertType: ssh.HostCert, KeyId: "test host",
+		ValidPrincipals: []string{"127.0.0.1"}, ValidBefore: ssh.CertTimeInfinity}
+	if err := cert.SignCert(rand.Reader, ca); err != nil {
+		t.Fatal(err)
+	}
+	certSigner, err := ssh.NewCertSigner(cert, hostSigner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	config := &ssh.ServerConfig{NoClientAuth: true}
+	config.AddHostKey(certSigner)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				sc, chans, reqs, err := ssh.NewServerConn(c, config)
+				if err != nil {
+					return
+				}
+				defer sc.Close()
+				go ssh.DiscardRequests(reqs)
+				for ch := range chans {
+					ch.Reject(ssh.Prohibited, "no channels here")
+				}
+			}()
+		}
+	}()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+func newCA(t *testing.T) ssh.Signer {
+	t.Helper()
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := ssh.NewSignerFromKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestCertAuthorityHostKeys(t *testing.T) {
+	ca, otherCA := newCA(t), newCA(t)
+	port := certServer(t, ca)
+	tests := []struct {
+		name     string
+		line     string // the known_hosts line
+		wantKind Kind   // "" for success
+	}{
+		{"trusted CA", fmt.Sprintf("@cert-authority [127.0.0.1]:%d %s", port, ssh.MarshalAuthorizedKey(ca.PublicKey())), ""},
+		{"trusted CA with a wildcard", fmt.Sprintf("@cert-authority * %s", ssh.MarshalAuthorizedKey(ca.PublicKey())), ""},
+		{"another CA", fmt.Sprintf("@cert-authority [127.0.0.1]:%d %s", port, ssh.MarshalAuthorizedKey(otherCA.PublicKey())), KindHostKeyUnknown},
+		{"revoked CA", fmt.Sprintf("@cert-authority * %s@revoked * %s", ssh.MarshalAuthorizedKey(ca.PublicKey()), ssh.MarshalAuthorizedKey(ca.PublicKey())), KindHostKeyRevoked},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			kh := filepath.Join(t.TempDir(), "known_hosts")
+			if err := os.WriteFile(kh, []byte(tt.line), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			s := NewSession(Options{Host: "127.0.0.1", Port: port, User: "someone", KnownHosts: []string{kh},
+				HostKeyPolicy: HostKeyPolicy{Strict: "yes"}, NoAgent: true, NoDefaultIdentities: true, NoConfig: true,
+				ConnectTimeout: 10 * time.Second})
+			defer s.Close()
+			err := s.Connect(context.Background())
+			if tt.wantKind == "" {
+				if err != nil {
+					t.Fatalf("Connect: %v", err)
+				}
+				return
+			}
+			if KindOf(err) != tt.wantKind {
+				t.Fatalf("Connect error %v (kind %q), want kind %q", err, KindOf(err), tt.wantKind)
+			}
+		})
+	}
+}
