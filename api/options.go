@@ -234,7 +234,7 @@ func strictOption(m pod.Map) (string, error) {
 		}
 		return "no", nil
 	case string, edn.Keyword:
-		s := fmt.Sprint(x)
+		s := strings.TrimPrefix(fmt.Sprint(x), ":")
 		switch s {
 		case "yes", "no", "ask", "accept-new":
 			return s, nil

@@ -130,6 +130,32 @@
             (is (= :bbssh/host-key-changed (-> e :data :type)) (pr-str extra))
             (is (re-find #"HAS CHANGED" (:message e)))))))))
 
+(deftest unknown-host-key-policies
+  ;; a fresh known_hosts each time; the server is asked for its ed25519 key
+  ;; so that the fingerprint option has one key to match
+  (let [dir (n/temp-dir)
+        fp (c/env "BBSSH_TEST_HOST_FINGERPRINT")
+        attempt (fn [i extra]
+                  (let [kh (str dir "/kh" i)]
+                    {:result (try (echo-ok (bbssh/ssh c/host (c/opts (merge {:known-hosts kh :connection-options {:server-host-key "ssh-ed25519"}} extra))))
+                                  (catch clojure.lang.ExceptionInfo e (:type (ex-data e))))
+                     :recorded (and (.exists (io/file kh)) (str/includes? (slurp kh) "ssh-ed25519"))}))]
+    (doseq [[i extra want] [[1 {:strict-host-key-checking true} {:result :bbssh/host-key-unknown :recorded false}]
+                            [2 {:strict-host-key-checking false} {:result "ok\n" :recorded true}]
+                            [3 {:strict-host-key-checking :accept-new} {:result "ok\n" :recorded true}]
+                            [4 {:accept-host-key true} {:result "ok\n" :recorded true}]
+                            [5 {:accept-host-key :new} {:result "ok\n" :recorded true}]
+                            [6 {:accept-host-key fp} {:result "ok\n" :recorded true}]
+                            [7 {:accept-host-key "SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"} {:result :bbssh/host-key-unknown :recorded false}]
+                            [8 {:accept-host-key false} {:result :bbssh/host-key-unknown :recorded false}]
+                            [9 {} {:result :bbssh/host-key-unknown :recorded false}]]]
+      (is (= want (attempt i extra)) (pr-str extra)))))
+
+(deftest failing-agent-is-named
+  (let [e (ex #(bbssh/ssh c/host (bare-opts {:no-agent false :agent-socket "/nonexistent/agent.sock"})))]
+    (is (= :bbssh/auth-failed (-> e :data :type)))
+    (is (re-find #"ssh-agent at /nonexistent/agent.sock" (:message e)))))
+
 (deftest settings-after-creation
   (let [s (bbssh/ssh "192.0.2.1" (bare-opts {:no-connect true :port 1}))]
     (session/set-host s c/host)
