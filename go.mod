@@ -6,10 +6,14 @@ require (
 	github.com/creack/pty v1.1.24
 	github.com/jackpal/bencode-go v1.0.2
 	github.com/kevinburke/ssh_config v1.6.0
+	github.com/pkg/sftp v1.13.12
 	github.com/skeema/knownhosts v1.3.3
 	golang.org/x/crypto v0.59.0
 	golang.org/x/term v0.48.0
 	olympos.io/encoding/edn v0.0.0-20201019073823-d3554ca0b0a3
 )
 
-require golang.org/x/sys v0.50.0 // indirect
+require (
+	github.com/kr/fs v0.1.0 // indirect
+	golang.org/x/sys v0.50.0 // indirect
+)

@@ -44,6 +44,8 @@ func (a *API) Register(srv *pod.Server) {
 	a.registerRegistry(srv.Namespace("pod.epiccastle.bbssh.pod.registry"))
 	a.registerUserInfo(srv.Namespace("pod.epiccastle.bbssh.pod.user-info"), srv.Namespace("pod.epiccastle.bbssh.pod.callbacks"))
 	a.registerSessionConfig(srv.Namespace("pod.epiccastle.bbssh.pod.session"))
+	a.registerScp(srv.Namespace("pod.epiccastle.bbssh.pod.scp"))
+	a.registerSftp(srv.Namespace("pod.epiccastle.bbssh.pod.sftp"))
 }
 
 // Close closes every session, and so every forward and command on them.

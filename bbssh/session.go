@@ -28,6 +28,7 @@ type Session struct {
 	dead       chan struct{} // closed when the current connection ends
 	children   map[io.Closer]struct{}
 	closed     bool
+	sftp       *SftpClient // started on first use, closed with the connection
 }
 
 // NewSession returns an unconnected session for opts.

@@ -27,6 +27,7 @@ var clientOrder = []string{
 	"pod.epiccastle.bbssh.session",
 	"pod.epiccastle.bbssh.core",
 	"pod.epiccastle.bbssh.scp",
+	"pod.epiccastle.bbssh.sftp",
 }
 
 // ClientNamespaces returns the client-side namespaces in load order.

@@ -1,7 +1,9 @@
 (ns pod.epiccastle.bbssh.impl.utils
   "Helpers shared by the bbssh client namespaces: bytes and base64, and
   streams backed by the pod. Not part of the public API."
-  (:import [java.util Base64]))
+  (:require [babashka.pods :as pods])
+  (:import [java.util Base64]
+           [java.util.concurrent LinkedBlockingQueue]))
 
 (defn encode-base64
   "Encodes a byte array as a base64 string."
@@ -111,3 +113,23 @@
           (zero? n) (recur total)
           :else (do (write-fn (sub-bytes buf n))
                     (recur (+ total n))))))))
+
+(defn invoke-with-progress
+  "Invokes a streaming pod var and applies progress-fn to each progress
+  event on this thread, in order. Returns the final progress context;
+  throws the pod's error as ex-info."
+  [sym args progress-fn progress-context origin-of]
+  (let [q (LinkedBlockingQueue.)]
+    (pods/invoke "pod.epiccastle.bbssh" sym args
+                 {:handlers {:success (fn [ev] (.put q [:progress ev]))
+                             :error (fn [{:keys [ex-message ex-data]}] (.put q [:error (ex-info ex-message ex-data)]))
+                             :done (fn [] (.put q [:done]))}})
+    (loop [ctx progress-context]
+      (let [[what x] (.take q)]
+        (case what
+          :progress (let [[name offset size] (:progress x)]
+                      (recur (if progress-fn
+                               (progress-fn ctx (merge (origin-of name) {:offset offset :size size}))
+                               ctx)))
+          :error (throw x)
+          :done ctx)))))

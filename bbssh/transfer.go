@@ -1,0 +1,150 @@
+package bbssh
+
+import (
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"sync"
+)
+
+// This file runs scp and sftp on a session: the protocol code lives in
+// scp.go and sftp.go, this is where they meet the connection.
+
+// ScpTo sends sources to remotePath by running command (normally
+// ScpSendCommand's, possibly wrapped) on the server.
+func (s *Session) ScpTo(ctx context.Context, command string, sources []ScpSource, o ScpOptions) error {
+	return s.runScp(ctx, command, func(w io.Writer, r io.Reader) error {
+		return ScpSend(ctx, w, r, sources, o)
+	})
+}
+
+// ScpFrom receives remotePath into localPath by running command
+// (normally ScpReceiveCommand's) on the server.
+func (s *Session) ScpFrom(ctx context.Context, command, localPath string, o ScpOptions) error {
+	return s.runScp(ctx, command, func(w io.Writer, r io.Reader) error {
+		return ScpReceive(ctx, w, r, localPath, o)
+	})
+}
+
+// runScp starts command with its stdin and stdout given to speak, and
+// returns speak's error, or the command's when speak succeeded and the
+// command did not. Whatever scp said on stderr explains the failure.
+func (s *Session) runScp(ctx context.Context, command string, speak func(w io.Writer, r io.Reader) error) error {
+	client, err := s.Client()
+	if err != nil {
+		return err
+	}
+	sess, err := client.NewSession()
+	if err != nil {
+		return errorf(KindExec, err, "cannot open a channel for scp")
+	}
+	defer sess.Close()
+	stdin, err := sess.StdinPipe()
+	if err != nil {
+		return errorf(KindExec, err, "scp stdin")
+	}
+	stdout, err := sess.StdoutPipe()
+	if err != nil {
+		return errorf(KindExec, err, "scp stdout")
+	}
+	var stderr limitedBuffer
+	sess.Stderr = &stderr
+	if err := sess.Start(command); err != nil {
+		return errorf(KindExec, err, "cannot start %q", command)
+	}
+	// Closing the channel unblocks the protocol when ctx ends.
+	stop := context.AfterFunc(ctx, func() { sess.Close() })
+	defer stop()
+	speakErr := speak(stdin, stdout)
+	stdin.Close()
+	if speakErr != nil {
+		// The stream is unusable after an error and the remote may be
+		// blocked writing: close the channel rather than wait for it.
+		sess.Close()
+	}
+	waitErr := sess.Wait()
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if speakErr != nil {
+		if msg := strings.TrimSpace(stderr.String()); msg != "" && !strings.Contains(speakErr.Error(), msg) {
+			return errorf(KindOf(speakErr), speakErr, "scp said %q", msg)
+		}
+		return speakErr
+	}
+	var exit interface{ ExitStatus() int }
+	if waitErr != nil && !(errors.As(waitErr, &exit) && exit.ExitStatus() == 0) {
+		return errorf(KindExec, waitErr, "remote scp failed: %s", strings.TrimSpace(stderr.String()))
+	}
+	return nil
+}
+
+// limitedBuffer keeps the first 64 KiB written to it.
+type limitedBuffer struct {
+	mu  sync.Mutex
+	buf []byte
+}
+
+func (b *limitedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if room := 64<<10 - len(b.buf); room > 0 {
+		b.buf = append(b.buf, p[:min(room, len(p))]...)
+	}
+	return len(p), nil
+}
+
+func (b *limitedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return string(b.buf)
+}
+
+// Sftp returns the session's SFTP client, starting it on first use. It
+// is closed with the connection.
+func (s *Session) Sftp() (*SftpClient, error) {
+	s.mu.Lock()
+	c := s.sftp
+	s.mu.Unlock()
+	if c != nil {
+		return c, nil
+	}
+	client, err := s.Client()
+	if err != nil {
+		return nil, err
+	}
+	c, err = NewSftpClient(client)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.sftp != nil { // another call won the race
+		c.Close()
+		return s.sftp, nil
+	}
+	if s.client != client {
+		c.Close()
+		return nil, errorf(KindNotConnected, nil, "session ended while starting sftp")
+	}
+	s.sftp = c
+	s.children[sftpCloser{s, c}] = struct{}{}
+	return c, nil
+}
+
+// sftpCloser closes the session's SFTP client with its connection and
+// forgets it, so that the next connection starts a new one.
+type sftpCloser struct {
+	s *Session
+	c *SftpClient
+}
+
+func (sc sftpCloser) Close() error {
+	sc.s.mu.Lock()
+	if sc.s.sftp == sc.c {
+		sc.s.sftp = nil
+	}
+	sc.s.mu.Unlock()
+	return sc.c.Close()
+}

@@ -1,0 +1,130 @@
+(ns pod.epiccastle.bbssh.sftp
+  "Remote files over SFTP (beyond bbssh 0.6): copy, list, inspect and
+  change them on a session. Copies run in the pod; errors are ex-info
+  with a `:type` such as `:bbssh/not-found` or `:bbssh/permission-denied`.
+
+    (sftp/put s \"build/app.jar\" \"apps/app.jar\")
+    (sftp/ls s \"apps\") ;; => [{:name \"app.jar\" :type :file :size 123 :mode 0644 ...}]"
+  (:refer-clojure :exclude [get])
+  (:require [pod.epiccastle.bbssh.impl.utils :as utils]
+            [pod.epiccastle.bbssh.scp :as scp]
+            [pod.epiccastle.bbssh.pod.sftp :as pod-sftp]))
+
+;; When the namespace already existed (a client may create it before
+;; evaluating this code), :refer-clojure cannot take clojure.core/get back.
+(ns-unmap *ns* 'get)
+
+(defn- transfer
+  [sym session from to {:keys [progress-fn progress-context progress] :as opts} dest-key]
+  (let [pod-opts (-> (select-keys opts [:recurse? :preserve-times? :preserve-mode?])
+                     (assoc :progress? (boolean (or progress-fn progress))))]
+    (utils/invoke-with-progress sym [session (str from) (str to) pod-opts]
+                             (or progress-fn (when progress scp/print-progress))
+                             progress-context
+                             (fn [name] {dest-key (java.io.File. ^String name)}))))
+
+(defn get
+  "Copies remote path `from` to local `to` (a directory needs `:recurse?
+  true`; an existing local directory receives the copy inside it).
+  Options: `:recurse?` [false], `:preserve-times?` [true],
+  `:preserve-mode?` [true], `:progress-fn (fn [ctx {:keys [dest offset
+  size]}] new-ctx)`, `:progress-context`, `:progress true` for a progress
+  line on stderr. Returns the final progress context."
+  ([session from to] (get session from to {}))
+  ([session from to opts]
+   (transfer 'pod.epiccastle.bbssh.pod.sftp/download session from to opts :dest)))
+
+(defn put
+  "Copies local path `from` to remote `to`; options as `get`, with
+  `:progress-fn` receiving `{:source File :offset :size}`."
+  ([session from to] (put session from to {}))
+  ([session from to opts]
+   (transfer 'pod.epiccastle.bbssh.pod.sftp/upload session from to opts :source)))
+
+(defn ls
+  "The entries of a remote directory, sorted by name: maps with `:name
+  :path :type (:file :directory :symlink :other) :size :mode :mtime (epoch
+  seconds) :uid :gid`."
+  [session path]
+  (pod-sftp/ls session (str path)))
+
+(defn stat
+  "The attributes of a remote path (following symlinks), as `ls` shows
+  them. Throws `:bbssh/not-found` when it does not exist."
+  [session path]
+  (pod-sftp/stat session (str path)))
+
+(defn lstat
+  "As `stat`, without following a symlink."
+  [session path]
+  (pod-sftp/lstat session (str path)))
+
+(defn exists?
+  "True when the remote path exists."
+  [session path]
+  (try (stat session path) true
+       (catch clojure.lang.ExceptionInfo e
+         (if (= :bbssh/not-found (:type (ex-data e))) false (throw e)))))
+
+(defn mkdir
+  "Makes a remote directory. Options: `:mode` [0755], `:parents true` to
+  make missing parents too (an existing directory is then fine)."
+  ([session path] (mkdir session path {}))
+  ([session path {:keys [mode parents]}]
+   (pod-sftp/mkdir session (str path) (or mode 0755) (boolean parents))
+   nil))
+
+(defn rm
+  "Removes a remote file."
+  [session path]
+  (pod-sftp/rm session (str path))
+  nil)
+
+(defn rmdir
+  "Removes a remote directory; with `{:recursive true}` everything in it."
+  ([session path] (rmdir session path {}))
+  ([session path {:keys [recursive]}]
+   (pod-sftp/rmdir session (str path) (boolean recursive))
+   nil))
+
+(defn rename
+  "Renames or moves a remote path."
+  [session from to]
+  (pod-sftp/rename session (str from) (str to))
+  nil)
+
+(defn chmod
+  "Sets the mode of a remote path, e.g. `(chmod s \"run.sh\" 0755)`."
+  [session path mode]
+  (pod-sftp/chmod session (str path) mode)
+  nil)
+
+(defn read-all
+  "The content of a small remote file (at most 64 MiB): a string
+  (`:encoding` [\"utf-8\"]) or bytes with `{:as :bytes}`."
+  ([session path] (read-all session path {}))
+  ([session path {:keys [as encoding] :or {encoding "utf-8"}}]
+   (let [bs (utils/decode-base64 (pod-sftp/read-all session (str path)))]
+     (if (= :bytes as) bs (String. ^bytes bs ^String encoding)))))
+
+(defn write
+  "Writes `content` (a string or bytes) to a remote file, replacing it.
+  Options: `:mode` [0644], `:encoding` [\"utf-8\"]."
+  ([session path content] (write session path content {}))
+  ([session path content {:keys [mode encoding] :or {encoding "utf-8"}}]
+   (pod-sftp/write session (str path) (utils/encode-base64 (utils/->bytes content encoding)) (or mode 0644))
+   nil))
+
+(defn input-stream
+  "A java.io.InputStream reading a remote file. Close it when done."
+  [session path]
+  (let [f (pod-sftp/open session (str path) :read 0)]
+    (utils/pod-input-stream #(pod-sftp/file-read f %) #(pod-sftp/file-close f))))
+
+(defn output-stream
+  "A java.io.OutputStream writing a remote file (created or truncated,
+  `:mode` [0644]). The file is complete when the stream is closed."
+  ([session path] (output-stream session path {}))
+  ([session path {:keys [mode]}]
+   (let [f (pod-sftp/open session (str path) :write (or mode 0644))]
+     (utils/pod-output-stream #(pod-sftp/file-write f %) #(pod-sftp/file-close f)))))
