@@ -31,7 +31,7 @@ func describeEntry(e bbssh.SftpEntry) map[any]any {
 	}
 	return map[any]any{
 		kw("name"): e.Name, kw("path"): e.Path, kw("size"): e.Size, kw("type"): kw(typ),
-		kw("mode"): int64(e.Mode.Perm() | e.Mode&(os.ModeSetuid|os.ModeSetgid|os.ModeSticky)),
+		kw("mode"):  int64(e.Mode.Perm() | e.Mode&(os.ModeSetuid|os.ModeSetgid|os.ModeSticky)),
 		kw("mtime"): e.ModTime.Unix(), kw("uid"): e.UID, kw("gid"): e.GID,
 	}
 }
