@@ -8,6 +8,8 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -113,4 +115,73 @@ func TestCertAuthorityHostKeys(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestBannerGoesToMessages checks that the server's banner reaches
+// Options.Messages (the pod points it at stderr, or at a user-info's
+// :show-message), and nowhere when Messages is nil.
+func TestBannerGoesToMessages(t *testing.T) {
+	_, hostPriv, _ := ed25519.GenerateKey(rand.Reader)
+	hostSigner, _ := ssh.NewSignerFromKey(hostPriv)
+	config := &ssh.ServerConfig{NoClientAuth: true,
+		BannerCallback: func(ssh.ConnMetadata) string { return "Authorized use only.\n" }}
+	config.AddHostKey(hostSigner)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				sc, chans, reqs, err := ssh.NewServerConn(c, config)
+				if err != nil {
+					return
+				}
+				defer sc.Close()
+				go ssh.DiscardRequests(reqs)
+				for ch := range chans {
+					ch.Reject(ssh.Prohibited, "none")
+				}
+			}()
+		}
+	}()
+	port := ln.Addr().(*net.TCPAddr).Port
+	for _, messages := range []*syncBuffer{{}, nil} {
+		opts := Options{Host: "127.0.0.1", Port: port, User: "u", KnownHosts: []string{},
+			HostKeyPolicy: HostKeyPolicy{Accept: "yes"}, NoAgent: true, NoDefaultIdentities: true, NoConfig: true}
+		if messages != nil {
+			opts.Messages = messages
+		}
+		s := NewSession(opts)
+		if err := s.Connect(context.Background()); err != nil {
+			t.Fatalf("Connect: %v", err)
+		}
+		s.Close()
+		if messages != nil && !strings.Contains(messages.String(), "Authorized use only.") {
+			t.Errorf("Messages got %q, want the banner", messages.String())
+		}
+	}
+}
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

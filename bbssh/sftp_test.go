@@ -17,6 +17,7 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -891,7 +892,7 @@ func TestSftpGetUnsafeNames(t *testing.T) {
 }
 
 // TestSftpOverSSH runs NewSftpClient against an in-process SSH server
-// (x/crypto/ssh over net.Pipe) that serves the sftp subsystem, and one
+// (x/crypto/ssh over a socket pair) that serves the sftp subsystem, and one
 // that refuses it.
 func TestSftpOverSSH(t *testing.T) {
 	for _, serve := range []bool{true, false} {
@@ -925,7 +926,7 @@ func TestSftpOverSSH(t *testing.T) {
 	}
 }
 
-// newTestSSHClient returns an SSH client connected over net.Pipe to an
+// newTestSSHClient returns an SSH client connected over a socket pair to an
 // in-process server that serves sftp rooted at root when sftpOK.
 func newTestSSHClient(t *testing.T, root string, sftpOK bool) *ssh.Client {
 	t.Helper()
@@ -939,7 +940,7 @@ func newTestSSHClient(t *testing.T, root string, sftpOK bool) *ssh.Client {
 	}
 	scfg := &ssh.ServerConfig{NoClientAuth: true}
 	scfg.AddHostKey(signer)
-	cconn, sconn := net.Pipe()
+	cconn, sconn := socketPair(t)
 	go func() {
 		_, chans, reqs, err := ssh.NewServerConn(sconn, scfg)
 		if err != nil {
@@ -979,4 +980,26 @@ func newTestSSHClient(t *testing.T, root string, sftpOK bool) *ssh.Client {
 	client := ssh.NewClient(conn, chans, reqs)
 	t.Cleanup(func() { client.Close() })
 	return client
+}
+
+// socketPair returns the two ends of a unix socket pair: unlike net.Pipe
+// it buffers, which the SSH version exchange (both sides write first)
+// needs.
+func socketPair(t *testing.T) (net.Conn, net.Conn) {
+	t.Helper()
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conns [2]net.Conn
+	for i, fd := range fds {
+		f := os.NewFile(uintptr(fd), "socketpair")
+		conns[i], err = net.FileConn(f)
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conns[i].Close() })
+	}
+	return conns[0], conns[1]
 }
