@@ -119,6 +119,32 @@
     (is (= :pod.epiccastle.bbssh.scp/filename-error
            (-> (ex #(scp/scp-to [["x" {}]] dir {:session s})) :data :type)))))
 
+(deftest scp-to-progress-as-in-bbssh
+  ;; bbssh 0.6's test-scp-to-progress: buffer 500, a counting progress-fn
+  (let [root (str (n/temp-dir) "/files")
+        rnd (byte-array 115)
+        dir (str "progress " (System/nanoTime))]
+    (.nextBytes (java.util.Random. 3) rnd)
+    (write-file (path root ".hidden") (.getBytes "hidden🚀\n") 0644 1600000000)
+    (write-file (path root "dir1" "zero") (byte-array 0) 0644 1600000000)
+    (Files/createDirectories (path root "dir1" "dir3") (make-array java.nio.file.attribute.FileAttribute 0))
+    (write-file (path root "dir2" "random") rnd 0644 1600000000)
+    (write-file (path root "dir2" "test.txt") (.getBytes "test\n") 0644 1600000000)
+    (write-file (path root "dir2" "zeroes") (byte-array 1024) 0644 1600000000)
+    (-> (bbssh/exec s (str "mkdir '" dir "'")) deref)
+    (is (= 10 (scp/scp-to [(io/file root)
+                           ["content🚀" {:filename "string"}]
+                           [(byte-array [1 2 3 4]) {:filename "byte-array"}]
+                           [(java.io.ByteArrayInputStream. (byte-array [1 2 3 4 5])) {:filename "input-stream" :size 5}]]
+                          dir {:session s :recurse? true :buffer-size 500 :progress-context 0
+                               :progress-fn (fn [ctx _] (inc ctx))})))
+    (is (same-tree? root (str home "/" dir "/files")))
+    (testing ":preserve-mode? false uses :mode and :dir-mode"
+      (let [dir2 (str dir "/modes")]
+        (scp/scp-to [(io/file root)] dir2 {:session s :recurse? true :preserve-mode? false :mode 0600 :dir-mode 0700})
+        (is (= 0600 (mode-of (path home dir2 "dir2" "test.txt"))))
+        (is (= 0700 (mode-of (path home dir2 "dir1"))))))))
+
 (deftest scp-hostile-server
   (let [target-parent (n/temp-dir)
         target (str target-parent "/target")]
