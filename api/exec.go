@@ -151,6 +151,37 @@ func (a *API) registerExec(ns *pod.Namespace) {
 			a.own(s, h)
 			return h, nil
 		}})
+	ns.Add(&pod.Var{Name: "channel", MinArgs: 2, MaxArgs: 2,
+		Doc:      "Offers the process's :out, :err or :in stream on a loopback data channel: returns {:port :token}; connect, send the token and a newline, then read (or write) raw bytes.",
+		Arglists: []string{"[process stream]"},
+		Fn: func(c *pod.Call) (any, error) {
+			p, err := a.process(c.Args.Get(0))
+			if err != nil {
+				return nil, err
+			}
+			which, err := pod.AsKeyword("stream", c.Args.Get(1))
+			if err != nil {
+				return nil, err
+			}
+			var r io.Reader
+			switch which {
+			case "out":
+				r = p.Stdout()
+			case "err":
+				r = p.Stderr()
+			case "in":
+				if p.Stdin() == nil {
+					return nil, badOption("the process's stdin is not a stream")
+				}
+				return offerDataChannel(copyFromChannel(p.Stdin()), func() { p.Stdin().Close() })
+			default:
+				return nil, badOption("stream must be :out, :err or :in, got :%s", which)
+			}
+			if r == nil {
+				return nil, badOption("the process's %s is not a stream", which)
+			}
+			return offerDataChannel(copyToChannel(r), func() { io.Copy(io.Discard, r) })
+		}})
 	ns.Add(&pod.Var{Name: "read", MinArgs: 3, MaxArgs: 3,
 		Doc:      "Reads up to n bytes (at most 1 MiB) of the :out or :err stream; blocks until some arrive. Returns base64, or nil at end of stream.",
 		Arglists: []string{"[process stream n]"},

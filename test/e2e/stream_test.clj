@@ -1,4 +1,4 @@
-;; Large command output streams through the pod without piling up: 256 MiB
+;; Large command output streams through the pod without piling up: 1 GiB
 ;; (BBSSH_STREAM_MIB to change it) of `head -c` is copied into an
 ;; OutputStream and the pod's peak memory stays far below it.
 (load-file (str (System/getenv "BBSSH_E2E_DIR") "/common.clj"))
@@ -33,7 +33,7 @@
       ([b] (if (bytes? b) (swap! counter + (alength ^bytes b)) (swap! counter inc)))
       ([bs off len] (swap! counter + len)))))
 
-(def size (* 1024 1024 (Long/parseLong (or (System/getenv "BBSSH_STREAM_MIB") "256"))))
+(def size (* 1024 1024 (Long/parseLong (or (System/getenv "BBSSH_STREAM_MIB") "1024"))))
 
 (deftest large-output-streamed-with-bounded-memory
   (let [s (bbssh/ssh c/host (c/opts))

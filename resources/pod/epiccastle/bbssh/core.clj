@@ -135,10 +135,12 @@
     :else nil))
 
 (defn- output-value
-  "What the record holds for an :out / :err option before deref."
+  "What the record holds for an :out / :err option before deref: the
+  stream's bytes, read from a data channel (a loopback socket) so that
+  bulk output does not go through the pod protocol."
   [handle stream mode]
   (if (or (nil? mode) (= :stream mode) (instance? java.io.OutputStream mode))
-    (utils/pod-input-stream #(pod-exec/read handle stream %) (fn []))
+    (.getInputStream (utils/data-channel (pod-exec/channel handle stream)))
     nil))
 
 (defn- decode-output [mode ^String b64 enc]
@@ -193,15 +195,16 @@
                                  pty (assoc :pty pty)
                                  env (assoc :env env)
                                  agent-forwarding (assoc :agent-forwarding true)))
-        in-value (cond
-                   (= :stream in) (utils/pod-output-stream #(pod-exec/write handle %)
-                                                           #(pod-exec/close-in handle))
-                   :else nil)
+        in-channel (when (or (= :stream in) source)
+                     (utils/data-channel (pod-exec/channel handle :in)))
+        ;; closing the socket's stream ends the command's stdin
+        in-value (when (= :stream in) (.getOutputStream ^java.net.Socket in-channel))
         pump-in (when source
                   (future
-                    (try
-                      (utils/copy-stream source #(pod-exec/write handle (utils/encode-base64 %)))
-                      (finally (pod-exec/close-in handle)))))
+                    (let [out (.getOutputStream ^java.net.Socket in-channel)]
+                      (try
+                        (utils/copy-stream source #(.write out ^bytes %))
+                        (finally (.close out))))))
         out-stream (output-value handle :out out)
         err-stream (output-value handle :err err)
         pump-out (fn [target ^java.io.InputStream from]

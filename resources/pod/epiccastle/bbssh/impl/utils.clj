@@ -101,6 +101,17 @@
         (when (compare-and-set! closed false true)
           (close-fn))))))
 
+(defn data-channel
+  "Connects to a pod data channel `{:port p :token t}` (a loopback socket
+  that carries one stream's raw bytes) and returns the java.net.Socket."
+  ^java.net.Socket [{:keys [port token]}]
+  (let [sock (java.net.Socket. "127.0.0.1" (int port))
+        out (.getOutputStream sock)]
+    (.setTcpNoDelay sock true)
+    (.write out (.getBytes (str token "\n") "UTF-8"))
+    (.flush out)
+    sock))
+
 (defn copy-stream
   "Copies `in` (a java.io.InputStream) to `(write-fn bytes)` in chunks until
   the end of the stream; returns the number of bytes copied."

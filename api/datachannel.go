@@ -1,0 +1,106 @@
+package api
+
+import (
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/hex"
+	"io"
+	"net"
+	"time"
+
+	"bbssh/pod"
+)
+
+// A data channel carries one byte stream between the client and the pod
+// over a loopback TCP connection instead of the pod protocol, where every
+// chunk would be base64 inside EDN inside bencode, parsed one string at a
+// time: that caps a stream at tens of MB/s, a socket runs at memory speed.
+//
+// The pod listens on 127.0.0.1 for a single connection, which must start
+// with the random token it handed out (other local users can reach a
+// loopback port; they cannot guess 128 random bits). The listener gives up
+// after dataChannelAccept.
+
+// dataChannelAccept bounds the wait for the client to connect.
+const dataChannelAccept = 30 * time.Second
+
+// dataChannelBuf is the copy buffer of a data channel.
+const dataChannelBuf = 256 << 10
+
+// offerDataChannel opens a listener and, once the client has connected
+// and presented the token, runs serve with the connection, which it
+// closes afterwards. It returns {:port p :token t} for the client. If the
+// client never comes, abandon runs instead, so the stream's other end is
+// not left waiting.
+func offerDataChannel(serve func(conn net.Conn), abandon func()) (map[any]any, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, pod.Errorf(ErrorNS+"/error", "cannot open a data channel: %v", err)
+	}
+	secret := make([]byte, 16)
+	if _, err := rand.Read(secret); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	token := hex.EncodeToString(secret)
+	go func() {
+		defer ln.Close()
+		deadline := time.Now().Add(dataChannelAccept)
+		ln.(*net.TCPListener).SetDeadline(deadline)
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				if abandon != nil {
+					abandon()
+				}
+				return
+			}
+			conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+			// Exactly the token's bytes: what follows is the stream.
+			got := make([]byte, len(token)+1)
+			_, err = io.ReadFull(conn, got)
+			if err != nil || subtle.ConstantTimeCompare(got, []byte(token+"\n")) != 1 {
+				conn.Close()
+				if time.Now().After(deadline) {
+					if abandon != nil {
+						abandon()
+					}
+					return
+				}
+				continue
+			}
+			conn.SetReadDeadline(time.Time{})
+			if tcp, ok := conn.(*net.TCPConn); ok {
+				tcp.SetNoDelay(true)
+			}
+			ln.Close()
+			defer conn.Close()
+			serve(conn)
+			return
+		}
+	}()
+	return map[any]any{kw("port"): ln.Addr().(*net.TCPAddr).Port, kw("token"): token}, nil
+}
+
+// copyToChannel streams r to the client, then closes the connection so
+// the client reads end of file.
+func copyToChannel(r io.Reader) func(net.Conn) {
+	return func(conn net.Conn) {
+		buf := make([]byte, dataChannelBuf)
+		if _, err := io.CopyBuffer(conn, r, buf); err != nil {
+			// The client stopped reading: drain, so that the command
+			// is not blocked for ever on a full channel window.
+			io.CopyBuffer(io.Discard, r, buf)
+		}
+	}
+}
+
+// copyFromChannel streams what the client writes into w, closing w at
+// the end of the client's stream.
+func copyFromChannel(w io.WriteCloser) func(net.Conn) {
+	return func(conn net.Conn) {
+		buf := make([]byte, dataChannelBuf)
+		io.CopyBuffer(w, conn, buf)
+		w.Close()
+	}
+}
