@@ -104,3 +104,30 @@ func copyFromChannel(w io.WriteCloser) func(net.Conn) {
 		w.Close()
 	}
 }
+
+// spliceChannel joins the client's data channel to a connection both
+// ways, passing each end of stream on as a half-close.
+func spliceChannel(peer net.Conn) func(net.Conn) {
+	return func(conn net.Conn) {
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			buf := make([]byte, dataChannelBuf)
+			io.CopyBuffer(peer, conn, buf)
+			closeWrite(peer)
+		}()
+		buf := make([]byte, dataChannelBuf)
+		io.CopyBuffer(conn, peer, buf)
+		closeWrite(conn)
+		<-done
+	}
+}
+
+// closeWrite half-closes c when it can, else closes it.
+func closeWrite(c net.Conn) {
+	if cw, ok := c.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
+		return
+	}
+	c.Close()
+}

@@ -7,6 +7,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"time"
 
 	"bbssh/bbssh"
 	"bbssh/pod"
@@ -25,6 +26,7 @@ type forwardedConn struct {
 	readMu    sync.Mutex // one read at a time keeps the bytes in order
 	closeOnce sync.Once
 	closed    chan struct{}
+	spliced   chan struct{} // closed when a data channel stops carrying the bytes
 }
 
 // Close closes the connection and lets the forward's handler return.
@@ -108,6 +110,21 @@ func (a *API) registerHandledForward(ns *pod.Namespace) {
 			}
 			return nil
 		}})
+	ns.Add(&pod.Var{Name: "conn-channel", MinArgs: 1, MaxArgs: 1,
+		Doc:      "Offers a forwarded connection on a loopback data channel: returns {:port :token}; the socket then carries the connection's bytes both ways, half-closes included.",
+		Arglists: []string{"[conn]"},
+		Fn: func(c *pod.Call) (any, error) {
+			fc, err := a.forwardedConn(c.Args.Get(0))
+			if err != nil {
+				return nil, err
+			}
+			fc.spliced = make(chan struct{})
+			serve := spliceChannel(fc.Conn)
+			return offerDataChannel(func(conn net.Conn) {
+				defer close(fc.spliced)
+				serve(conn)
+			}, func() { close(fc.spliced); fc.Close() })
+		}})
 	ns.Add(&pod.Var{Name: "conn-read", MinArgs: 2, MaxArgs: 2,
 		Doc:      "Reads up to n bytes (at most 1 MiB) from a forwarded connection; blocks until some arrive. Returns base64, or nil at end of stream.",
 		Arglists: []string{"[conn n]"},
@@ -184,6 +201,13 @@ func (a *API) registerHandledForward(ns *pod.Namespace) {
 				return nil, err
 			}
 			a.reg.Release(c.Args.Get(0))
+			if fc.spliced != nil {
+				// Let the data channel deliver what the script wrote.
+				select {
+				case <-fc.spliced:
+				case <-time.After(dataChannelAccept):
+				}
+			}
 			fc.Close()
 			return nil, nil
 		}})

@@ -163,15 +163,24 @@
 (defn- serve-connection
   "Runs a remote forward's handler on one connection, then closes it."
   [handler {:keys [conn] :as event}]
-  (let [in (utils/pod-input-stream #(pod-forward/conn-read conn %) (fn []))
-        out (utils/pod-output-stream #(pod-forward/conn-write conn %)
-                                     #(pod-forward/conn-close-write conn))]
+  ;; the connection's bytes travel on a loopback data channel
+  (let [sock (utils/data-channel (pod-forward/conn-channel conn))
+        in (.getInputStream sock)
+        raw-out (.getOutputStream sock)
+        out (proxy [java.io.OutputStream] []
+              (write
+                ([b] (if (bytes? b) (.write raw-out ^bytes b) (.write raw-out (int b))))
+                ([bs off len] (.write raw-out ^bytes bs (int off) (int len))))
+              (flush [] (.flush raw-out))
+              ;; closing :out half-closes: the peer reads end of file
+              (close [] (.flush raw-out) (.shutdownOutput sock)))]
     (try
       (handler (-> event (dissoc :event :conn) (assoc :in in :out out)))
       (catch Throwable e
         (binding [*out* *err*]
           (println "bbssh: remote forward handler failed:" (ex-message e))))
       (finally
+        (try (.close sock) (catch Exception _ nil))
         (try (pod-forward/conn-close conn) (catch Exception _ nil))))))
 
 (defn- serve-remote
