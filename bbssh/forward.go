@@ -363,20 +363,83 @@ func (f *Forward) count(in, out int64) {
 	f.mu.Unlock()
 }
 
-var copyBufs = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, bulkBufSize); return &b }}
+
+// Buffer sizes of the proxy loop: an idle connection waits with a small
+// buffer, a busy one moves data with a large pooled one, so that a
+// thousand idle forwarded connections cost little memory while one bulk
+// transfer still moves big chunks per system call.
+const (
+	idleBufSize = 2 << 10
+	bulkBufSize = 256 << 10
+	// bulkReadMin is the read size that keeps the loop in bulk mode: an
+	// SSH channel delivers at most one 32 KiB packet per read.
+	bulkReadMin = 16 << 10
+)
 
 // copyHalf copies src to dst, then half-closes dst so that the other side
 // sees end of file while the reverse direction may still flow.
 func copyHalf(dst, src net.Conn) (int64, error) {
-	buf := copyBufs.Get().(*[]byte)
-	defer copyBufs.Put(buf)
-	n, err := io.CopyBuffer(dst, src, *buf)
+	n, err := copyAdaptive(dst, src)
 	if cw, ok := dst.(interface{ CloseWrite() error }); ok {
 		cw.CloseWrite()
 	} else {
 		dst.Close()
 	}
 	return n, err
+}
+
+// copyAdaptive copies until src ends, waiting with a small buffer and
+// switching to a pooled large one while reads come back big.
+func copyAdaptive(dst io.Writer, src io.Reader) (int64, error) {
+	var total int64
+	small := make([]byte, idleBufSize)
+	write := func(p []byte) error {
+		w, err := dst.Write(p)
+		total += int64(w)
+		if err == nil && w != len(p) {
+			err = io.ErrShortWrite
+		}
+		return err
+	}
+	for {
+		n, err := src.Read(small)
+		if n > 0 {
+			if werr := write(small[:n]); werr != nil {
+				return total, werr
+			}
+		}
+		if err != nil {
+			if err == io.EOF {
+				return total, nil
+			}
+			return total, err
+		}
+		if n < len(small) {
+			continue
+		}
+		// A full small read: more is probably waiting. Move it in bulk.
+		bufp := copyBufs.Get().(*[]byte)
+		for {
+			n, err = src.Read(*bufp)
+			if n > 0 {
+				if werr := write((*bufp)[:n]); werr != nil {
+					copyBufs.Put(bufp)
+					return total, werr
+				}
+			}
+			if err != nil || n < bulkReadMin {
+				break
+			}
+		}
+		copyBufs.Put(bufp)
+		if err == io.EOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
 }
 
 // countingConn counts the bytes a handler moves in the forward's figures.

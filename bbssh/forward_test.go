@@ -1,6 +1,10 @@
 package bbssh
 
-import "testing"
+import (
+	"bytes"
+	"io"
+	"testing"
+)
 
 func TestForwardListenAddr(t *testing.T) {
 	tests := []struct {
@@ -40,4 +44,38 @@ func TestForwardTargetAddr(t *testing.T) {
 			t.Errorf("%+v.targetAddr() = %s %s, want %s %s", tt.spec, network, addr, tt.network, tt.addr)
 		}
 	}
+}
+
+func TestCopyAdaptive(t *testing.T) {
+	// Sizes around the small and bulk buffers, read in chunks of every
+	// size; the copy must be exact.
+	for _, size := range []int{0, 1, idleBufSize - 1, idleBufSize, idleBufSize + 1, bulkReadMin, bulkBufSize + 7, 3 << 20} {
+		for _, chunk := range []int{1, 1000, idleBufSize, 40 << 10, 1 << 20} {
+			data := make([]byte, size)
+			for i := range data {
+				data[i] = byte(i * 7)
+			}
+			var out bytes.Buffer
+			n, err := copyAdaptive(&out, &chunkReader{data: data, chunk: chunk})
+			if err != nil || n != int64(size) || !bytes.Equal(out.Bytes(), data) {
+				t.Fatalf("size %d chunk %d: copied %d, err %v, equal %v", size, chunk, n, err, bytes.Equal(out.Bytes(), data))
+			}
+		}
+	}
+}
+
+// chunkReader returns at most chunk bytes per Read.
+type chunkReader struct {
+	data  []byte
+	chunk int
+}
+
+func (r *chunkReader) Read(p []byte) (int, error) {
+	if len(r.data) == 0 {
+		return 0, io.EOF
+	}
+	n := min(len(p), r.chunk, len(r.data))
+	copy(p, r.data[:n])
+	r.data = r.data[n:]
+	return n, nil
 }

@@ -33,6 +33,7 @@ func run() error {
 	runs := flag.Int("runs", 3, "runs per figure (the median is reported)")
 	mib := flag.Int64("mib", 1024, "MiB per throughput transfer")
 	out := flag.String("out", "bench/RESULTS.md", "where to write the report")
+	streamMiB := flag.Int64("stream-mib", 512, "MiB streamed from a remote command's stdout")
 	flag.Parse()
 	if *runs < 1 || *mib < 1 {
 		return fmt.Errorf("-runs and -mib must be at least 1")
@@ -65,6 +66,30 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	const cipher = "aes128-gcm@openssh.com"
+	execRows, err := measureExec(p, srv, cipher, *streamMiB<<20, *runs)
+	if err != nil {
+		return err
+	}
+	latencyRows, err := measureLatency(p, srv, cipher)
+	if err != nil {
+		return err
+	}
+	describeMs, err := describeTime(*podPath, 5)
+	if err != nil {
+		return err
+	}
+	// Memory is measured on a fresh pod, not one that moved gigabytes.
+	fresh, err := startPod(*podPath)
+	if err != nil {
+		return err
+	}
+	idle, withForwards, withConns, err := measureMemory(fresh, srv, cipher)
+	fresh.close()
+	if err != nil {
+		return err
+	}
+	logf("describe %.1f ms; RSS idle %.1f MiB, 100 forwards %.1f MiB, 1000 connections %.1f MiB", describeMs, idle, withForwards, withConns)
 
 	var b strings.Builder
 	fmt.Fprintf(&b, "# bbssh benchmarks\n\n")
@@ -76,7 +101,16 @@ func run() error {
 	for _, r := range rows {
 		fmt.Fprintf(&b, "| %s | %.0f | %.0f | %.2f |\n", r.name, r.pod, r.openssh, r.ratio())
 	}
-	fmt.Fprintf(&b, "\nCeiling, raw loopback TCP without SSH: %.0f MB/s.\n\nTotal time: %s.\n", ceiling, time.Since(started).Round(time.Second))
+	fmt.Fprintf(&b, "\nCeiling, raw loopback TCP without SSH: %.0f MB/s.\n\n", ceiling)
+	fmt.Fprintf(&b, "## Exec and forward latency (%s)\n\nRatio: OpenSSH/pod for times, pod/OpenSSH for rates; above 1 means the pod is better.\n\n", cipher)
+	fmt.Fprintf(&b, "| figure | pod | OpenSSH | ratio |\n|---|---:|---:|---:|\n")
+	for _, r := range append(execRows, latencyRows...) {
+		fmt.Fprintf(&b, "| %s | %.2f | %.2f | %.2f |\n", r.name, r.pod, r.openssh, r.ratio())
+	}
+	fmt.Fprintf(&b, "\n## Pod start and memory\n\n| figure | value |\n|---|---:|\n")
+	fmt.Fprintf(&b, "| start to describe reply (median of 5) | %.1f ms |\n| RSS idle, one session (fresh pod) | %.1f MiB |\n| RSS with 100 forwards | %.1f MiB |\n| RSS with 1000 open forwarded connections | %.1f MiB |\n",
+		describeMs, idle, withForwards, withConns)
+	fmt.Fprintf(&b, "\nTotal time: %s.\n", time.Since(started).Round(time.Second))
 	if err := os.WriteFile(*out, []byte(b.String()), 0o644); err != nil {
 		return err
 	}
