@@ -179,7 +179,14 @@ func (s *Session) startForward(spec ForwardSpec, handler func(net.Conn)) (*Forwa
 			}
 			return nil, errorf(KindForward, unwrapNetErr(err), "cannot listen on %s for a local forward", addr)
 		}
-		f.dial = client.DialContext
+		f.dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			if _, bounded := ctx.Deadline(); !bounded {
+				// DialContext costs a goroutine and a hand-off per
+				// connection; without a timeout it buys nothing.
+				return client.Dial(network, addr)
+			}
+			return client.DialContext(ctx, network, addr)
+		}
 	}
 	if tcp, ok := f.ln.Addr().(*net.TCPAddr); ok {
 		f.Port = tcp.Port
@@ -307,19 +314,17 @@ func (f *Forward) handle(client net.Conn) {
 		return
 	}
 	defer f.remove(target, false)
-	var wg sync.WaitGroup
-	wg.Add(2)
+	// One direction on a new goroutine, the other on this one: a
+	// goroutine fewer per connection.
+	back := make(chan struct{})
 	go func() {
-		defer wg.Done()
-		n, _ := copyHalf(target, client)
-		f.count(0, n)
-	}()
-	go func() {
-		defer wg.Done()
+		defer close(back)
 		n, _ := copyHalf(client, target)
 		f.count(n, 0)
 	}()
-	wg.Wait()
+	n, _ := copyHalf(target, client)
+	f.count(0, n)
+	<-back
 }
 
 // socksHandshakeTimeout bounds a SOCKS client's negotiation, so that a

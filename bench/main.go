@@ -35,6 +35,7 @@ func run() error {
 	out := flag.String("out", "bench/RESULTS.md", "where to write the report")
 	streamMiB := flag.Int64("stream-mib", 512, "MiB streamed from a remote command's stdout")
 	fileMiB := flag.Int64("file-mib", 512, "MiB of the file copied by scp and sftp")
+	only := flag.String("only", "", "run one part only, without a report (\"latency\"), e.g. to profile it with BBSSH_CPUPROFILE")
 	flag.Parse()
 	if *runs < 1 || *mib < 1 {
 		return fmt.Errorf("-runs and -mib must be at least 1")
@@ -58,6 +59,11 @@ func run() error {
 
 	size := *mib << 20
 	started := time.Now()
+	if *only == "latency" {
+		// For profiling one path: no report is written.
+		_, err := measureLatency(p, srv, "aes128-gcm@openssh.com")
+		return err
+	}
 	ceiling, err := medianRate(sk.ln.Addr().String(), size, *runs)
 	if err != nil {
 		return fmt.Errorf("raw TCP: %w", err)
