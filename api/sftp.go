@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/base64"
 	"io"
+	"net"
 	"os"
 	"sync"
 	"time"
@@ -38,9 +39,10 @@ func describeEntry(e bbssh.SftpEntry) map[any]any {
 
 // remoteFile is an open remote file held by the client through a handle.
 type remoteFile struct {
-	mu sync.Mutex
-	r  io.ReadCloser
-	w  io.WriteCloser
+	mu        sync.Mutex
+	r         io.ReadCloser
+	w         io.WriteCloser
+	channeled chan struct{} // closed when a data channel has finished with the file
 }
 
 func (f *remoteFile) Close() error {
@@ -310,6 +312,34 @@ func (a *API) registerSftp(ns *pod.Namespace) {
 			a.own(s, h)
 			return h, nil
 		})
+	ns.Add(&pod.Var{Name: "file-channel", MinArgs: 1, MaxArgs: 1,
+		Doc:      "Offers an open remote file on a loopback data channel: returns {:port :token}; the socket then carries the file's bytes (read: to the client; write: from it). Close with file-close, which waits for the channel to finish.",
+		Arglists: []string{"[file]"},
+		Fn: func(c *pod.Call) (any, error) {
+			f, err := a.remoteFile(c.Args.Get(0))
+			if err != nil {
+				return nil, err
+			}
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			if f.channeled != nil {
+				return nil, badOption("the file already has a data channel")
+			}
+			done := make(chan struct{})
+			f.channeled = done
+			if f.r != nil {
+				return offerDataChannel(func(conn net.Conn) {
+					defer close(done)
+					// No draining when the client stops early: a file,
+					// unlike a command, is not blocked by unread bytes.
+					io.CopyBuffer(conn, f.r, make([]byte, dataChannelBuf))
+				}, func() { close(done) })
+			}
+			return offerDataChannel(func(conn net.Conn) {
+				defer close(done)
+				io.CopyBuffer(f.w, conn, make([]byte, dataChannelBuf))
+			}, func() { close(done) })
+		}})
 	ns.Add(&pod.Var{Name: "file-read", MinArgs: 2, MaxArgs: 2,
 		Doc:      "Reads up to n bytes (at most 1 MiB) from a remote file opened for :read; base64, or nil at the end.",
 		Arglists: []string{"[file n]"},
@@ -366,7 +396,19 @@ func (a *API) registerSftp(ns *pod.Namespace) {
 			if err != nil {
 				return nil, err
 			}
-			return nil, engineError(obj.(*remoteFile).Close())
+			f := obj.(*remoteFile)
+			f.mu.Lock()
+			done := f.channeled
+			f.mu.Unlock()
+			if done != nil {
+				// A written file is complete only once the channel has
+				// delivered everything the client sent.
+				select {
+				case <-done:
+				case <-time.After(dataChannelAccept):
+				}
+			}
+			return nil, engineError(f.Close())
 		}})
 }
 

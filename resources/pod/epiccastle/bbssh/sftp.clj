@@ -116,15 +116,43 @@
    nil))
 
 (defn input-stream
-  "A java.io.InputStream reading a remote file. Close it when done."
+  "A java.io.InputStream reading a remote file, its bytes carried on a
+  loopback data channel. Close it when done."
   [session path]
-  (let [f (pod-sftp/open session (str path) :read 0)]
-    (utils/pod-input-stream #(pod-sftp/file-read f %) #(pod-sftp/file-close f))))
+  (let [f (pod-sftp/open session (str path) :read 0)
+        sock (utils/data-channel (pod-sftp/file-channel f))
+        in (.getInputStream sock)
+        closed (atom false)]
+    (proxy [java.io.InputStream] []
+      (read
+        ([] (.read in))
+        ([bs] (.read in ^bytes bs))
+        ([bs off len] (.read in ^bytes bs (int off) (int len))))
+      (available [] (.available in))
+      (close []
+        (when (compare-and-set! closed false true)
+          (.close sock)
+          (pod-sftp/file-close f))))))
 
 (defn output-stream
   "A java.io.OutputStream writing a remote file (created or truncated,
-  `:mode` [0644]). The file is complete when the stream is closed."
+  `:mode` [0644]), its bytes carried on a loopback data channel. The file
+  is complete when `close` returns."
   ([session path] (output-stream session path {}))
   ([session path {:keys [mode]}]
-   (let [f (pod-sftp/open session (str path) :write (or mode 0644))]
-     (utils/pod-output-stream #(pod-sftp/file-write f %) #(pod-sftp/file-close f)))))
+   (let [f (pod-sftp/open session (str path) :write (or mode 0644))
+         sock (utils/data-channel (pod-sftp/file-channel f))
+         out (.getOutputStream sock)
+         closed (atom false)]
+     (proxy [java.io.OutputStream] []
+       (write
+         ([b] (if (bytes? b) (.write out ^bytes b) (.write out (int b))))
+         ([bs off len] (.write out ^bytes bs (int off) (int len))))
+       (flush [] (.flush out))
+       (close []
+         (when (compare-and-set! closed false true)
+           (.flush out)
+           (.shutdownOutput sock)
+           ;; waits until the pod has written everything and closed the file
+           (pod-sftp/file-close f)
+           (.close sock)))))))
