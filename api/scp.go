@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"io"
+	"net"
 	"os"
 	"time"
 
@@ -81,6 +82,9 @@ func progressEvents(c *pod.Call, progress bool, set func(func(name string, offse
 type scpInput struct {
 	r *io.PipeReader
 	w *io.PipeWriter
+	// channeled is closed when a data channel has delivered all the
+	// client's bytes into w.
+	channeled chan struct{}
 }
 
 func (in *scpInput) Close() error {
@@ -191,6 +195,24 @@ func (a *API) registerScp(ns *pod.Namespace) {
 			r, w := io.Pipe()
 			return a.reg.Put("scp-input", &scpInput{r: r, w: w}), nil
 		}})
+	ns.Add(&pod.Var{Name: "input-channel", MinArgs: 1, MaxArgs: 1,
+		Doc:      "Offers an input pipe on a loopback data channel: returns {:port :token}; what the client writes there is the source's bytes, and closing it ends them.",
+		Arglists: []string{"[input]"},
+		Fn: func(c *pod.Call) (any, error) {
+			obj, err := a.reg.Get("scp-input", c.Args.Get(0))
+			if err != nil {
+				return nil, err
+			}
+			in := obj.(*scpInput)
+			if in.channeled != nil {
+				return nil, badOption("the input already has a data channel")
+			}
+			done := make(chan struct{})
+			in.channeled = done
+			serve := copyFromChannel(in.w)
+			return offerDataChannel(func(conn net.Conn) { defer close(done); serve(conn) },
+				func() { in.w.CloseWithError(io.ErrUnexpectedEOF); close(done) })
+		}})
 	ns.Add(&pod.Var{Name: "input-write", MinArgs: 2, MaxArgs: 2,
 		Doc:      "Writes base64 bytes into an input pipe; blocks until scp has taken them.",
 		Arglists: []string{"[input base64]"},
@@ -220,7 +242,15 @@ func (a *API) registerScp(ns *pod.Namespace) {
 			if err != nil {
 				return nil, err
 			}
-			obj.(*scpInput).w.Close()
+			in := obj.(*scpInput)
+			if in.channeled != nil {
+				// Let the channel deliver what the client sent first.
+				select {
+				case <-in.channeled:
+				case <-time.After(dataChannelAccept):
+				}
+			}
+			in.w.Close()
 			return nil, nil
 		}})
 	ns.Add(&pod.Var{Name: "send", MinArgs: 4, MaxArgs: 4,

@@ -96,11 +96,15 @@
                           {:type :bbssh/bad-argument}))))
 
 (defn- pump!
-  "Copies an InputStream source into its pod input on a thread of its own."
+  "Copies an InputStream source into its pod input over a data channel,
+  on a thread of its own; the pod sees the end of the source when the
+  socket closes."
   [[^java.io.InputStream in input]]
   (future
     (try
-      (utils/copy-stream in #(pod-scp/input-write input (utils/encode-base64 %)))
+      (let [sock (utils/data-channel (pod-scp/input-channel input))]
+        (with-open [out (.getOutputStream sock)]
+          (utils/copy-stream in #(.write out ^bytes %))))
       (catch Exception _ nil)
       (finally
         (try (pod-scp/input-close input) (catch Exception _ nil))))))
