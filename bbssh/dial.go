@@ -3,6 +3,7 @@ package bbssh
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 )
 
@@ -26,7 +27,13 @@ func dial(ctx context.Context, o *Options) (net.Conn, []*Session, error) {
 	case len(o.JumpHosts) > 0:
 		return dialJumps(ctx, o)
 	case o.ProxyCommand != "":
-		conn, err := CommandConn(ctx, o.ProxyCommand, o.Messages)
+		// The command's stderr goes through a pipe, never as the pod's
+		// own stderr descriptor, which a stray child could hold open.
+		var stderr io.Writer
+		if o.Messages != nil {
+			stderr = struct{ io.Writer }{o.Messages}
+		}
+		conn, err := CommandConn(ctx, o.ProxyCommand, stderr)
 		if err != nil {
 			return nil, nil, errorf(KindConnect, err, "proxy command %q failed to start", o.ProxyCommand)
 		}

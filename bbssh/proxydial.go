@@ -536,24 +536,24 @@ func (c *commandConn) Close() error {
 	c.once.Do(func() {
 		c.r.Close()
 		c.w.Close()
-		steps := []struct {
-			sig  syscall.Signal
-			wait time.Duration
-		}{{syscall.SIGTERM, proxyCommandTermWait}, {syscall.SIGKILL, proxyCommandKillWait}}
-		for _, step := range steps {
-			select {
-			case <-c.exited:
-				return
-			default:
-			}
-			syscall.Kill(-c.cmd.Process.Pid, step.sig)
-			t := time.NewTimer(step.wait)
-			select {
-			case <-c.exited:
-				t.Stop()
-				return
-			case <-t.C:
-			}
+		// Signal the group even when its leader has already exited: a
+		// command such as `cat <&3 & cat >&3` leaves a background member
+		// that would keep the connection (and stderr) open for ever. A
+		// pid stays reserved while it names a live process group, so the
+		// signal cannot reach a stranger while a member is alive.
+		syscall.Kill(-c.cmd.Process.Pid, syscall.SIGTERM)
+		t := time.NewTimer(proxyCommandTermWait)
+		select {
+		case <-c.exited:
+			t.Stop()
+		case <-t.C:
+		}
+		syscall.Kill(-c.cmd.Process.Pid, syscall.SIGKILL)
+		t = time.NewTimer(proxyCommandKillWait)
+		select {
+		case <-c.exited:
+			t.Stop()
+		case <-t.C:
 		}
 	})
 	return nil

@@ -6,9 +6,11 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -745,5 +747,42 @@ func TestProxyCommandConnBadStart(t *testing.T) {
 	}
 	if !errors.Is(err, context.Canceled) || KindOf(err) != KindConnect {
 		t.Errorf("cancelled ctx: %v (kind %q)", err, KindOf(err))
+	}
+}
+
+// TestProxyCommandConnCloseKillsLeftovers checks that Close ends a
+// background member of the command's group even after the command itself
+// has exited: it would otherwise hold the connection open for ever.
+func TestProxyCommandConnCloseKillsLeftovers(t *testing.T) {
+	conn, err := CommandConn(context.Background(), "sleep 100 </dev/null >/dev/null 2>&1 & echo $!; exit 0", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(conn).ReadString('\n')
+	if err != nil {
+		t.Fatalf("reading the background pid: %v", err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(line))
+	if err != nil {
+		t.Fatalf("pid %q: %v", line, err)
+	}
+	time.Sleep(100 * time.Millisecond) // let the leader exit and be reaped
+	conn.Close()
+	// Gone, or a zombie waiting for init to reap it.
+	alive := func() bool {
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			return false
+		}
+		fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+		return len(fields) > 0 && fields[0] != "Z"
+	}
+	deadline := time.Now().Add(3 * time.Second)
+	for alive() {
+		if time.Now().After(deadline) {
+			syscall.Kill(pid, syscall.SIGKILL)
+			t.Fatalf("background process %d survived Close", pid)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
