@@ -88,6 +88,9 @@ func runScript(t *testing.T, script, transport string, extraEnv ...string) strin
 	// A new session has no controlling terminal, so the pod never
 	// prompts: the tests behave the same from a terminal and in CI.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	// A stray grandchild holding the output pipe must not hang the
+	// suite once the script itself has ended.
+	cmd.WaitDelay = 10 * time.Second
 	cmd.Env = append(append(os.Environ(), server.Env()...),
 		"BBSSH_POD="+podPath,
 		"BBSSH_TEST_TRANSPORT="+transport,
