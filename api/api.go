@@ -6,10 +6,12 @@ package api
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"io"
 	"os"
 	"sync"
+	"time"
 
 	"bbssh/bbssh"
 	"bbssh/pod"
@@ -130,3 +132,30 @@ func engineError(err error) error {
 }
 
 func kw(name string) pod.Handle { return pod.Handle(name) }
+
+// bytesArg reads argument i, bytes sent as base64 by the client.
+func bytesArg(c *pod.Call, i int) ([]byte, error) {
+	s, err := c.Args.String(i)
+	if err != nil {
+		return nil, err
+	}
+	data, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		return nil, pod.Errorf(pod.BadArgument, "argument %d of %s must be base64 bytes: %v", i+1, c.Var, err)
+	}
+	return data, nil
+}
+
+// awaitChannel waits, at most as long as a data channel waits for its
+// client, until done is closed (nil: nothing to wait for). Closing a
+// handle whose bytes travel on a channel waits so that nothing the client
+// sent is cut off.
+func awaitChannel(done <-chan struct{}) {
+	if done == nil {
+		return
+	}
+	select {
+	case <-done:
+	case <-time.After(dataChannelAccept):
+	}
+}

@@ -238,13 +238,9 @@ func (a *API) registerExec(ns *pod.Namespace) {
 			if err != nil {
 				return nil, err
 			}
-			s, err := c.Args.String(1)
+			data, err := bytesArg(c, 1)
 			if err != nil {
 				return nil, err
-			}
-			data, err := base64.StdEncoding.DecodeString(s)
-			if err != nil {
-				return nil, badOption("data is not valid base64")
 			}
 			if p.Stdin() == nil {
 				return nil, badOption("the process's stdin is not a stream")

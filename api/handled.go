@@ -7,7 +7,6 @@ import (
 	"net"
 	"strconv"
 	"sync"
-	"time"
 
 	"bbssh/bbssh"
 	"bbssh/pod"
@@ -164,13 +163,9 @@ func (a *API) registerHandledForward(ns *pod.Namespace) {
 			if err != nil {
 				return nil, err
 			}
-			b64, err := c.Args.String(1)
+			data, err := bytesArg(c, 1)
 			if err != nil {
 				return nil, err
-			}
-			data, err := base64.StdEncoding.DecodeString(b64)
-			if err != nil {
-				return nil, pod.Errorf(pod.BadArgument, "conn-write wants base64: %v", err)
 			}
 			if _, err := fc.Write(data); err != nil {
 				return nil, connError("writing", err)
@@ -201,13 +196,7 @@ func (a *API) registerHandledForward(ns *pod.Namespace) {
 				return nil, err
 			}
 			a.reg.Release(c.Args.Get(0))
-			if fc.spliced != nil {
-				// Let the data channel deliver what the script wrote.
-				select {
-				case <-fc.spliced:
-				case <-time.After(dataChannelAccept):
-				}
-			}
+			awaitChannel(fc.spliced) // what the script wrote goes first
 			fc.Close()
 			return nil, nil
 		}})

@@ -221,13 +221,9 @@ func (a *API) registerScp(ns *pod.Namespace) {
 			if err != nil {
 				return nil, err
 			}
-			b64, err := c.Args.String(1)
+			data, err := bytesArg(c, 1)
 			if err != nil {
 				return nil, err
-			}
-			data, err := base64.StdEncoding.DecodeString(b64)
-			if err != nil {
-				return nil, badOption("input-write wants base64")
 			}
 			if _, err := obj.(*scpInput).w.Write(data); err != nil {
 				return nil, pod.Errorf(ErrorNS+"/closed", "the copy no longer reads this input: %v", err)
@@ -243,13 +239,7 @@ func (a *API) registerScp(ns *pod.Namespace) {
 				return nil, err
 			}
 			in := obj.(*scpInput)
-			if in.channeled != nil {
-				// Let the channel deliver what the client sent first.
-				select {
-				case <-in.channeled:
-				case <-time.After(dataChannelAccept):
-				}
-			}
+			awaitChannel(in.channeled) // what the client sent goes first
 			in.w.Close()
 			return nil, nil
 		}})

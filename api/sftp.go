@@ -267,13 +267,9 @@ func (a *API) registerSftp(ns *pod.Namespace) {
 			if err != nil {
 				return nil, err
 			}
-			b64, err := c.Args.String(2)
+			data, err := bytesArg(c, 2)
 			if err != nil {
 				return nil, err
-			}
-			data, err := base64.StdEncoding.DecodeString(b64)
-			if err != nil {
-				return nil, badOption("write wants base64 content")
 			}
 			mode, err := modeArg(c, 3, 0o644)
 			if err != nil {
@@ -375,13 +371,12 @@ func (a *API) registerSftp(ns *pod.Namespace) {
 			if err != nil {
 				return nil, err
 			}
-			b64, err := c.Args.String(1)
+			data, err := bytesArg(c, 1)
 			if err != nil {
 				return nil, err
 			}
-			data, err := base64.StdEncoding.DecodeString(b64)
-			if err != nil || f.w == nil {
-				return nil, badOption("file-write needs a file opened for :write and base64 bytes")
+			if f.w == nil {
+				return nil, badOption("file-write needs a file opened for :write")
 			}
 			f.mu.Lock()
 			defer f.mu.Unlock()
@@ -400,14 +395,9 @@ func (a *API) registerSftp(ns *pod.Namespace) {
 			f.mu.Lock()
 			done := f.channeled
 			f.mu.Unlock()
-			if done != nil {
-				// A written file is complete only once the channel has
-				// delivered everything the client sent.
-				select {
-				case <-done:
-				case <-time.After(dataChannelAccept):
-				}
-			}
+			// A written file is complete only once the channel has
+			// delivered everything the client sent.
+			awaitChannel(done)
 			return nil, engineError(f.Close())
 		}})
 }

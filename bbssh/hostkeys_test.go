@@ -39,6 +39,14 @@ func certServer(t *testing.T, ca ssh.Signer) (port int) {
 	}
 	config := &ssh.ServerConfig{NoClientAuth: true}
 	config.AddHostKey(certSigner)
+	return serveSSH(t, config)
+}
+
+// serveSSH runs an in-process SSH server with config on 127.0.0.1 until
+// the test ends; it lets clients in and refuses every channel. It returns
+// the port.
+func serveSSH(t *testing.T, config *ssh.ServerConfig) int {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -126,32 +134,7 @@ func TestBannerGoesToMessages(t *testing.T) {
 	config := &ssh.ServerConfig{NoClientAuth: true,
 		BannerCallback: func(ssh.ConnMetadata) string { return "Authorized use only.\n" }}
 	config.AddHostKey(hostSigner)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				sc, chans, reqs, err := ssh.NewServerConn(c, config)
-				if err != nil {
-					return
-				}
-				defer sc.Close()
-				go ssh.DiscardRequests(reqs)
-				for ch := range chans {
-					ch.Reject(ssh.Prohibited, "none")
-				}
-			}()
-		}
-	}()
-	port := ln.Addr().(*net.TCPAddr).Port
+	port := serveSSH(t, config)
 	for _, messages := range []*syncBuffer{{}, nil} {
 		opts := Options{Host: "127.0.0.1", Port: port, User: "u", KnownHosts: []string{},
 			HostKeyPolicy: HostKeyPolicy{Accept: "yes"}, NoAgent: true, NoDefaultIdentities: true, NoConfig: true}
