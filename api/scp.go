@@ -159,6 +159,23 @@ func (a *API) scpSources(v any) ([]bbssh.ScpSource, error) {
 	return out, nil
 }
 
+// releaseInputs frees the input pipes a send's sources name, closing them
+// so that no writer stays blocked.
+func (a *API) releaseInputs(sources any) {
+	list, _ := sources.([]any)
+	for _, item := range list {
+		m, ok := item.(map[any]any)
+		if !ok {
+			continue
+		}
+		if h, ok := pod.Map(m).Get("input"); ok && h != nil {
+			if obj, err := a.reg.Release(h); err == nil {
+				obj.(*scpInput).Close()
+			}
+		}
+	}
+}
+
 func (a *API) registerScp(ns *pod.Namespace) {
 	ns.Add(&pod.Var{Name: "command", MinArgs: 3, MaxArgs: 3,
 		Doc:      "The remote scp command for :to (scp -t) or :from (scp -f) a path, with the path quoted for the remote shell.",
@@ -247,6 +264,9 @@ func (a *API) registerScp(ns *pod.Namespace) {
 		Doc:      "Runs command (from command :to) and sends the sources; streams {:progress [name offset size]} events when :progress? is set.",
 		Arglists: []string{"[session command sources opts]"},
 		Stream: func(c *pod.Call) error {
+			// The inputs were made for this copy and end with it, however
+			// it ends; the client's pump may finish before or after.
+			defer a.releaseInputs(c.Args.Get(2))
 			s, m, err := a.sessionAndMap(c, 3)
 			if err != nil {
 				return err

@@ -98,15 +98,15 @@
 (defn- pump!
   "Copies an InputStream source into its pod input over a data channel,
   on a thread of its own; the pod sees the end of the source when the
-  socket closes."
+  socket closes, and frees the input when the copy is over."
   [[^java.io.InputStream in input]]
   (future
     (try
       (let [sock (utils/data-channel (pod-scp/input-channel input))]
         (with-open [out (.getOutputStream sock)]
           (utils/copy-stream in #(.write out ^bytes %))))
-      (catch Exception _ nil)
-      (finally
+      (catch Exception _
+        ;; the copy failed or ended first: make sure nothing waits
         (try (pod-scp/input-close input) (catch Exception _ nil))))))
 
 (defn scp-to
