@@ -15,7 +15,6 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
-	"runtime/debug"
 	"runtime/pprof"
 	"syscall"
 	"time"
@@ -73,15 +72,6 @@ func servePod(stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	defer stop()
 
-	if os.Getenv("GOGC") == "" {
-		// x/crypto/ssh allocates a fresh buffer for every packet it
-		// receives, so a forward or stream moving 1 GB/s allocates 1 GB/s
-		// of short-lived garbage. Collecting less often is measurably
-		// faster (bench/RESULTS.md); the live heap stays small, so the
-		// memory limit bounds the cost.
-		debug.SetGCPercent(400)
-		debug.SetMemoryLimit(256 << 20)
-	}
 	if path := os.Getenv("BBSSH_CPUPROFILE"); path != "" {
 		if f, err := os.Create(path); err == nil && pprof.StartCPUProfile(f) == nil {
 			defer func() { pprof.StopCPUProfile(); f.Close() }()
