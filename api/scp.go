@@ -176,6 +176,25 @@ func (a *API) releaseInputs(sources any) {
 	}
 }
 
+// scpCall reads what send and receive share, [session command _ opts],
+// with progress reported as events on c when asked.
+func (a *API) scpCall(c *pod.Call) (*bbssh.Session, string, bbssh.ScpOptions, error) {
+	s, m, err := a.sessionAndMap(c, 3)
+	if err != nil {
+		return nil, "", bbssh.ScpOptions{}, err
+	}
+	command, err := c.Args.String(1)
+	if err != nil {
+		return nil, "", bbssh.ScpOptions{}, err
+	}
+	o, progress, err := scpOptions(m)
+	if err != nil {
+		return nil, "", bbssh.ScpOptions{}, err
+	}
+	progressEvents(c, progress, func(f func(string, int64, int64)) { o.Progress = f })
+	return s, command, o, nil
+}
+
 func (a *API) registerScp(ns *pod.Namespace) {
 	ns.Add(&pod.Var{Name: "command", MinArgs: 3, MaxArgs: 3,
 		Doc:      "The remote scp command for :to (scp -t) or :from (scp -f) a path, with the path quoted for the remote shell.",
@@ -267,11 +286,7 @@ func (a *API) registerScp(ns *pod.Namespace) {
 			// The inputs were made for this copy and end with it, however
 			// it ends; the client's pump may finish before or after.
 			defer a.releaseInputs(c.Args.Get(2))
-			s, m, err := a.sessionAndMap(c, 3)
-			if err != nil {
-				return err
-			}
-			command, err := c.Args.String(1)
+			s, command, o, err := a.scpCall(c)
 			if err != nil {
 				return err
 			}
@@ -279,11 +294,6 @@ func (a *API) registerScp(ns *pod.Namespace) {
 			if err != nil {
 				return err
 			}
-			o, progress, err := scpOptions(m)
-			if err != nil {
-				return err
-			}
-			progressEvents(c, progress, func(f func(string, int64, int64)) { o.Progress = f })
 			err = s.ScpTo(c.Ctx, command, sources, o)
 			for _, src := range sources {
 				if pr, ok := src.Reader.(*io.PipeReader); ok {
@@ -296,11 +306,7 @@ func (a *API) registerScp(ns *pod.Namespace) {
 		Doc:      "Runs command (from command :from) and writes what arrives under local-path; streams progress events when :progress? is set.",
 		Arglists: []string{"[session command local-path opts]"},
 		Stream: func(c *pod.Call) error {
-			s, m, err := a.sessionAndMap(c, 3)
-			if err != nil {
-				return err
-			}
-			command, err := c.Args.String(1)
+			s, command, o, err := a.scpCall(c)
 			if err != nil {
 				return err
 			}
@@ -308,11 +314,6 @@ func (a *API) registerScp(ns *pod.Namespace) {
 			if err != nil {
 				return err
 			}
-			o, progress, err := scpOptions(m)
-			if err != nil {
-				return err
-			}
-			progressEvents(c, progress, func(f func(string, int64, int64)) { o.Progress = f })
 			return transferError(s.ScpFrom(c.Ctx, command, local, o))
 		}})
 }

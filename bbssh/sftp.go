@@ -287,19 +287,10 @@ func (c *SftpClient) Chmod(p string, mode os.FileMode) error {
 	return nil
 }
 
-// chmodBits keeps the bits of mode that chmod sets, as an os.FileMode.
+// chmodBits keeps the bits of mode that chmod sets, as an os.FileMode:
+// the special bits may come as Go's flags or as raw 07000 bits.
 func chmodBits(mode os.FileMode) os.FileMode {
-	m := mode & (os.ModePerm | os.ModeSetuid | os.ModeSetgid | os.ModeSticky)
-	if mode&0o4000 != 0 {
-		m |= os.ModeSetuid
-	}
-	if mode&0o2000 != 0 {
-		m |= os.ModeSetgid
-	}
-	if mode&0o1000 != 0 {
-		m |= os.ModeSticky
-	}
-	return m
+	return scpFileMode(uint32(mode&0o7777)) | mode&(os.ModeSetuid|os.ModeSetgid|os.ModeSticky)
 }
 
 var errTooLarge = errors.New("file too large")
