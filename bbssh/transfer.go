@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"strings"
 	"sync"
+	"time"
 )
 
 // This file runs scp and sftp on a session: the protocol code lives in
@@ -35,6 +37,7 @@ func (s *Session) runScp(ctx context.Context, command string, speak func(w io.Wr
 	if err != nil {
 		return err
 	}
+	dead := s.Done()
 	sess, err := client.NewSession()
 	if err != nil {
 		return errorf(KindExec, err, "cannot open a channel for scp")
@@ -68,6 +71,9 @@ func (s *Session) runScp(ctx context.Context, command string, speak func(w io.Wr
 		return ctx.Err()
 	}
 	if speakErr != nil {
+		if lost := s.lostDuring(dead, speakErr); lost != nil {
+			return lost
+		}
 		if msg := strings.TrimSpace(stderr.String()); msg != "" && !strings.Contains(speakErr.Error(), msg) {
 			return errorf(KindOf(speakErr), speakErr, "scp said %q", msg)
 		}
@@ -78,6 +84,42 @@ func (s *Session) runScp(ctx context.Context, command string, speak func(w io.Wr
 		return errorf(KindExec, waitErr, "remote scp failed: %s", strings.TrimSpace(stderr.String()))
 	}
 	return nil
+}
+
+// lostGrace is how long an operation that saw its channel end early
+// waits to learn whether the whole connection ended: the channel's end of
+// file arrives a moment before the connection's end is recorded.
+const lostGrace = 200 * time.Millisecond
+
+// lostDuring returns err restated as "the connection was lost" when the
+// connection (whose end closes dead) ended, so that a transfer cut by a
+// dead server does not fail with a bare "EOF" or "connection reset"; else
+// nil. Only an error that looks like a cut (end of file, a network error,
+// scp's disconnect) waits for the connection's end to be recorded.
+func (s *Session) lostDuring(dead <-chan struct{}, err error) error {
+	if dead == nil {
+		return nil
+	}
+	select {
+	case <-dead:
+	default:
+		var netErr *net.OpError
+		var scpErr *ScpError
+		cut := errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.As(err, &netErr) ||
+			(errors.As(err, &scpErr) && scpErr.Code == -1)
+		if !cut {
+			return nil
+		}
+		select {
+		case <-dead:
+		case <-time.After(lostGrace):
+			return nil
+		}
+	}
+	s.mu.Lock()
+	addr := s.resolved.Addr()
+	s.mu.Unlock()
+	return errorf(KindClosed, err, "the connection to %s was lost", addr)
 }
 
 // limitedBuffer keeps the first 64 KiB written to it.
