@@ -25,6 +25,9 @@ func decodeArgs(src string) (args Args, err error) {
 	if strings.TrimSpace(src) == "" {
 		return nil, nil
 	}
+	if err := checkEDNLimits(src, MaxArgsDepth, MaxArgsDispatch); err != nil {
+		return nil, err
+	}
 	var v any
 	if err := edn.UnmarshalString(src, &v); err != nil {
 		return nil, err

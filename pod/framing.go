@@ -2,6 +2,7 @@ package pod
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -25,11 +26,14 @@ type Message struct {
 // that arrived together with the previous one are never lost.
 type Reader struct {
 	br *bufio.Reader
+	// maxFrame and maxDepth are MaxFrame and MaxFrameDepth, smaller in
+	// tests.
+	maxFrame, maxDepth int
 }
 
 // NewReader returns a Reader over r.
 func NewReader(r io.Reader) *Reader {
-	return &Reader{br: bufio.NewReaderSize(r, 64<<10)}
+	return &Reader{br: bufio.NewReaderSize(r, 64<<10), maxFrame: MaxFrame, maxDepth: MaxFrameDepth}
 }
 
 // ErrBadMessage reports a frame that decoded as bencode but is not a
@@ -39,7 +43,10 @@ var ErrBadMessage = errors.New("pod: malformed message")
 // Read returns the next message. It returns io.EOF when the stream ends
 // cleanly between messages. A malformed frame returns an error wrapping
 // ErrBadMessage; after a bencode syntax error the stream cannot be
-// resynchronised and the caller should stop reading.
+// resynchronised and the caller should stop reading. A frame beyond the
+// limits (MaxFrame, MaxFrameDepth) returns an error wrapping ErrTooLarge
+// together with the message's fields that fitted: the stream is still in
+// step and the caller can answer it and go on.
 func (r *Reader) Read() (msg Message, err error) {
 	defer func() {
 		// The decoder panics on some inputs; never let that cross.
@@ -53,14 +60,19 @@ func (r *Reader) Read() (msg Message, err error) {
 		}
 		return msg, fmt.Errorf("pod: read: %w", err)
 	}
-	v, err := bencode.Decode(r.br)
-	if errors.Is(err, io.EOF) {
-		// The stream ended inside a message.
-		err = io.ErrUnexpectedEOF
+	frame, limitErr := scanFrame(r.br, r.maxFrame, r.maxDepth)
+	if frame == nil {
+		return msg, fmt.Errorf("pod: bencode: %w", limitErr)
 	}
+	v, err := bencode.Decode(bytes.NewReader(frame))
 	if err != nil {
 		return msg, fmt.Errorf("pod: bencode: %w", err)
 	}
+	defer func() {
+		if err == nil {
+			err = limitErr
+		}
+	}()
 	dict, ok := v.(map[string]any)
 	if !ok {
 		return msg, fmt.Errorf("%w: top level is %T, want a dictionary", ErrBadMessage, v)

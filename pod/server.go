@@ -120,6 +120,15 @@ func (s *Server) Serve(ctx context.Context, r io.Reader, w io.Writer) error {
 			s.logf("client closed the stream")
 			return nil
 		}
+		if errors.Is(err, ErrTooLarge) {
+			// The frame was read to its end without keeping what was
+			// too large: refuse it and go on.
+			s.logf("refused a request: %v", err)
+			if werr := writer.Write(s.errorReply(msg.ID, Errorf("too-large", "%w", err))); werr != nil {
+				return werr
+			}
+			continue
+		}
 		if err != nil {
 			// A bencode stream cannot be resynchronised after a bad
 			// frame: stop rather than guess.
