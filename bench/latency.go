@@ -103,7 +103,7 @@ func measureLatency(p *podClient, srv *testbed.Server, cipher string) ([]execRow
 		if side == "pod" {
 			addr, stop, err = podForward(p, srv, cipher, false, echoPort)
 		} else {
-			addr, stop, err = openSSHForward(srv, cipher, false, echoPort)
+			addr, _, stop, err = openSSHForward(srv, cipher, false, echoPort)
 		}
 		if err != nil {
 			return nil, err

@@ -3,6 +3,7 @@
 // writes the figures and their ratios to bench/RESULTS.md.
 //
 //	go run ./bench -pod build/bbssh [-runs 3] [-mib 1024] [-out bench/RESULTS.md]
+//	go run ./bench -only forward -forwards R -ciphers aes128-gcm@openssh.com -profile /tmp/prof
 //
 // The pod is driven through the pod protocol (bench/podclient.go), as a
 // script would drive it, never by calling Go functions. Each figure is the
@@ -35,10 +36,28 @@ func run() error {
 	out := flag.String("out", "bench/RESULTS.md", "where to write the report")
 	streamMiB := flag.Int64("stream-mib", 512, "MiB streamed from a remote command's stdout")
 	fileMiB := flag.Int64("file-mib", 512, "MiB of the file copied by scp and sftp")
-	only := flag.String("only", "", "run one part only, without a report (\"latency\"), e.g. to profile it with BBSSH_CPUPROFILE")
+	only := flag.String("only", "", "comma-separated parts to run, of "+strings.Join(allParts, ",")+"; the report is written only when all run")
+	ciphers := flag.String("ciphers", "aes128-gcm@openssh.com,chacha20-poly1305@openssh.com", "ciphers of the forward throughput part")
+	directions := flag.String("forwards", "L,R", "forward directions of the throughput part")
+	profile := flag.String("profile", "", "directory for a CPU and an allocation profile of each part, each on its own pod; the report gets their top entries")
 	flag.Parse()
 	if *runs < 1 || *mib < 1 {
 		return fmt.Errorf("-runs and -mib must be at least 1")
+	}
+	parts := map[string]bool{}
+	for _, part := range allParts {
+		parts[part] = *only == ""
+	}
+	for _, part := range strings.Split(*only, ",") {
+		if _, known := parts[part]; !known && part != "" {
+			return fmt.Errorf("-only: unknown part %q (parts: %s)", part, strings.Join(allParts, ","))
+		}
+		parts[part] = true
+	}
+	if *profile != "" {
+		if err := os.MkdirAll(*profile, 0o755); err != nil {
+			return err
+		}
 	}
 
 	srv, err := testbed.Start(testbed.Options{})
@@ -51,76 +70,98 @@ func run() error {
 		return err
 	}
 	defer sk.ln.Close()
-	p, err := startPod(*podPath)
+	shared, err := startPod(*podPath)
 	if err != nil {
 		return err
 	}
-	defer p.close()
+	defer shared.close()
+	ps := &pods{path: *podPath, shared: shared, dir: *profile}
 
-	size := *mib << 20
-	started := time.Now()
-	if *only == "latency" {
-		// For profiling one path: no report is written.
-		_, err := measureLatency(p, srv, "aes128-gcm@openssh.com")
-		return err
-	}
-	ceiling, err := medianRate(sk.ln.Addr().String(), size, *runs)
-	if err != nil {
-		return fmt.Errorf("raw TCP: %w", err)
-	}
-	logf("raw loopback TCP ceiling: %.0f MB/s", ceiling)
-	rows, err := measureThroughput(p, srv, sk, []string{"aes128-gcm@openssh.com", "chacha20-poly1305@openssh.com"}, size, *runs)
-	if err != nil {
-		return err
-	}
 	const cipher = "aes128-gcm@openssh.com"
-	execRows, err := measureExec(p, srv, cipher, *streamMiB<<20, *runs)
-	if err != nil {
+	started := time.Now()
+	var ceiling float64
+	var rows []throughputRow
+	var otherRows []execRow
+	// each runs one part on its pod.
+	each := func(part string, measure func(p *podClient) ([]execRow, error)) error {
+		if !parts[part] {
+			return nil
+		}
+		p, done, err := ps.get(part)
+		if err != nil {
+			return err
+		}
+		got, err := measure(p)
+		if derr := done(); err == nil {
+			err = derr
+		}
+		otherRows = append(otherRows, got...)
 		return err
 	}
-	latencyRows, err := measureLatency(p, srv, cipher)
-	if err != nil {
+	if parts["forward"] {
+		if ceiling, err = medianRate(sk.ln.Addr().String(), *mib<<20, *runs); err != nil {
+			return fmt.Errorf("raw TCP: %w", err)
+		}
+		logf("raw loopback TCP ceiling: %.0f MB/s", ceiling)
+		if rows, err = measureThroughput(ps, srv, sk, strings.Split(*ciphers, ","), *directions, *mib<<20, *runs); err != nil {
+			return err
+		}
+	}
+	if err := each("exec", func(p *podClient) ([]execRow, error) {
+		return measureExec(p, srv, cipher, *streamMiB<<20, *runs)
+	}); err != nil {
 		return err
 	}
-	transferRows, err := measureTransfer(p, srv, cipher, *fileMiB<<20, *runs)
-	if err != nil {
+	if err := each("latency", func(p *podClient) ([]execRow, error) { return measureLatency(p, srv, cipher) }); err != nil {
 		return err
 	}
-	describeMs, err := describeTime(*podPath, 5)
-	if err != nil {
+	if err := each("transfer", func(p *podClient) ([]execRow, error) {
+		return measureTransfer(p, srv, cipher, *fileMiB<<20, *runs)
+	}); err != nil {
 		return err
 	}
-	// Memory is measured on a fresh pod, not one that moved gigabytes.
-	fresh, err := startPod(*podPath)
-	if err != nil {
-		return err
+	var describeMs, idle, withForwards, withConns float64
+	if parts["memory"] {
+		if describeMs, err = describeTime(*podPath, 5); err != nil {
+			return err
+		}
+		// Memory is measured on a fresh pod, not one that moved gigabytes.
+		fresh, err := startPod(*podPath)
+		if err != nil {
+			return err
+		}
+		idle, withForwards, withConns, err = measureMemory(fresh, srv, cipher)
+		fresh.close()
+		if err != nil {
+			return err
+		}
+		logf("describe %.1f ms; RSS idle %.1f MiB, 100 forwards %.1f MiB, 1000 connections %.1f MiB", describeMs, idle, withForwards, withConns)
 	}
-	idle, withForwards, withConns, err := measureMemory(fresh, srv, cipher)
-	fresh.close()
-	if err != nil {
-		return err
+	if *only != "" {
+		fmt.Print(ps.report())
+		return nil
 	}
-	logf("describe %.1f ms; RSS idle %.1f MiB, 100 forwards %.1f MiB, 1000 connections %.1f MiB", describeMs, idle, withForwards, withConns)
 
 	var b strings.Builder
 	fmt.Fprintf(&b, "# bbssh benchmarks\n\n")
 	fmt.Fprintf(&b, "Run %s on %s, %d cores; %s; %s. `./build.sh bench` writes this file.\n\n",
 		time.Now().UTC().Format("2006-01-02 15:04 MST"), cpuModel(), runtime.NumCPU(), sshVersion(), runtime.Version())
-	fmt.Fprintf(&b, "Each figure is the median of %d runs against the test bed's OpenSSH sshd on 127.0.0.1. The pod is driven through the pod protocol; OpenSSH is `ssh -N -L/-R` with the same cipher, in the same run.\n\n", *runs)
+	fmt.Fprintf(&b, "Each figure is the median of %d runs against the test bed's OpenSSH sshd on 127.0.0.1, OpenSSH's and the pod's runs taking turns. The pod is driven through the pod protocol; OpenSSH is `ssh -N -L/-R` with the same cipher, in the same run.\n\n", *runs)
 	fmt.Fprintf(&b, "## Forward throughput, %d MiB one way\n\n", *mib)
-	fmt.Fprintf(&b, "| forward, cipher | pod MB/s | OpenSSH MB/s | pod / OpenSSH |\n|---|---:|---:|---:|\n")
+	fmt.Fprintf(&b, "| forward, cipher | pod MB/s | OpenSSH MB/s | pod / OpenSSH | pod CPU ms/MiB | ssh CPU ms/MiB |\n|---|---:|---:|---:|---:|---:|\n")
 	for _, r := range rows {
-		fmt.Fprintf(&b, "| %s | %.0f | %.0f | %.2f |\n", r.name, r.pod, r.openssh, r.ratio())
+		fmt.Fprintf(&b, "| %s | %.0f | %.0f | %.2f | %.2f | %.2f |\n", r.name, r.pod, r.openssh, r.ratio(), r.podCPU, r.sshCPU)
 	}
-	fmt.Fprintf(&b, "\nCeiling, raw loopback TCP without SSH: %.0f MB/s.\n\n", ceiling)
+	fmt.Fprintf(&b, "\nCeiling, raw loopback TCP without SSH: %.0f MB/s. CPU ms/MiB is the CPU time (user + system) the pod or the ssh client process used per MiB moved; the sshd, the sender and the sink run on the same 2 cores.\n\n", ceiling)
 	fmt.Fprintf(&b, "## Exec, forward latency and file transfer (%s)\n\nRatio: OpenSSH/pod for times, pod/OpenSSH for rates; above 1 means the pod is better. The pod works on one open session, as a script does; each OpenSSH scp/sftp/ssh command opens its own connection (about 0.2 s here), except the ControlMaster row.\n\n", cipher)
 	fmt.Fprintf(&b, "| figure | pod | OpenSSH | ratio |\n|---|---:|---:|---:|\n")
-	for _, r := range append(append(execRows, latencyRows...), transferRows...) {
+	for _, r := range otherRows {
 		fmt.Fprintf(&b, "| %s | %.2f | %.2f | %.2f |\n", r.name, r.pod, r.openssh, r.ratio())
 	}
 	fmt.Fprintf(&b, "\n## Pod start and memory\n\n| figure | value |\n|---|---:|\n")
 	fmt.Fprintf(&b, "| start to describe reply (median of 5) | %.1f ms |\n| RSS idle, one session (fresh pod) | %.1f MiB |\n| RSS with 100 forwards | %.1f MiB |\n| RSS with 1000 open forwarded connections | %.1f MiB |\n",
 		describeMs, idle, withForwards, withConns)
+	b.WriteString(ps.report())
 	fmt.Fprintf(&b, "\nTotal time: %s.\n", time.Since(started).Round(time.Second))
 	if err := os.WriteFile(*out, []byte(b.String()), 0o644); err != nil {
 		return err
@@ -128,6 +169,9 @@ func run() error {
 	fmt.Print(b.String())
 	return nil
 }
+
+// allParts names the parts of the benchmark, for -only.
+var allParts = []string{"forward", "exec", "latency", "transfer", "memory"}
 
 // sshVersion is OpenSSH's version line.
 func sshVersion() string {

@@ -26,10 +26,11 @@ type podClient struct {
 	waiting map[string]chan map[string]any
 }
 
-// startPod starts the pod at path and reads its describe reply.
-func startPod(path string) (*podClient, error) {
+// startPod starts the pod at path, with extra environment variables, and
+// reads its describe reply.
+func startPod(path string, env ...string) (*podClient, error) {
 	cmd := exec.Command(path)
-	cmd.Env = append(os.Environ(), "BABASHKA_POD=true")
+	cmd.Env = append(append(os.Environ(), "BABASHKA_POD=true"), env...)
 	cmd.Stderr = os.Stderr
 	in, err := cmd.StdinPipe()
 	if err != nil {

@@ -127,10 +127,10 @@ func freePort() (int, error) {
 
 // openSSHForward runs OpenSSH's client with one forward (-L or -R) to the
 // sink and returns the address to send to and a stop function.
-func openSSHForward(srv *testbed.Server, cipher string, remote bool, sinkPort int) (string, func(), error) {
+func openSSHForward(srv *testbed.Server, cipher string, remote bool, sinkPort int) (string, int, func(), error) {
 	port, err := freePort()
 	if err != nil {
-		return "", nil, err
+		return "", 0, nil, err
 	}
 	flag := "-L"
 	if remote {
@@ -145,15 +145,15 @@ func openSSHForward(srv *testbed.Server, cipher string, remote bool, sinkPort in
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		cancel()
-		return "", nil, err
+		return "", 0, nil, err
 	}
 	stop := func() { cancel(); cmd.Wait() }
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	if err := waitConnectable(addr); err != nil {
 		stop()
-		return "", nil, err
+		return "", 0, nil, err
 	}
-	return addr, stop, nil
+	return addr, cmd.Process.Pid, stop, nil
 }
 
 // podForward starts a pod session with the cipher and one forward to the
@@ -188,9 +188,11 @@ func podForward(p *podClient, srv *testbed.Server, cipher string, remote bool, s
 
 // throughputRow is one line of the throughput table.
 type throughputRow struct {
-	name           string
-	pod, openssh   float64 // MB/s
-	ceilingComment string
+	name         string
+	pod, openssh float64 // MB/s
+	// podCPU and sshCPU are CPU milliseconds per MiB moved, of the pod
+	// and of the ssh client process.
+	podCPU, sshCPU float64
 }
 
 func (r throughputRow) ratio() float64 {
@@ -201,8 +203,9 @@ func (r throughputRow) ratio() float64 {
 }
 
 // measureThroughput measures local and remote forward throughput for each
-// cipher, pod and OpenSSH alternating so that both see the same machine.
-func measureThroughput(p *podClient, srv *testbed.Server, sk *sink, ciphers []string, size int64, runs int) ([]throughputRow, error) {
+// cipher. OpenSSH and the pod take turns, run by run, so that both see the
+// same machine even when its speed drifts.
+func measureThroughput(ps *pods, srv *testbed.Server, sk *sink, ciphers []string, directions string, size int64, runs int) ([]throughputRow, error) {
 	var rows []throughputRow
 	for _, cipher := range ciphers {
 		for _, remote := range []bool{false, true} {
@@ -210,35 +213,64 @@ func measureThroughput(p *podClient, srv *testbed.Server, sk *sink, ciphers []st
 			if remote {
 				name = "remote forward (-R)"
 			}
-			row := throughputRow{name: fmt.Sprintf("%s, %s", name, cipher)}
-			for _, side := range []string{"openssh", "pod"} {
-				var addr string
-				var stop func()
-				var err error
-				if side == "pod" {
-					addr, stop, err = podForward(p, srv, cipher, remote, sk.port())
-				} else {
-					addr, stop, err = openSSHForward(srv, cipher, remote, sk.port())
-				}
-				if err != nil {
-					return nil, fmt.Errorf("%s %s: %w", side, row.name, err)
-				}
-				rate, err := medianRate(addr, size, runs)
-				stop()
-				if err != nil {
-					return nil, fmt.Errorf("%s %s: %w", side, row.name, err)
-				}
-				if side == "pod" {
-					row.pod = rate
-				} else {
-					row.openssh = rate
-				}
+			if !strings.Contains(directions, map[bool]string{false: "L", true: "R"}[remote]) {
+				continue
 			}
-			logf("%-50s pod %7.0f MB/s  openssh %7.0f MB/s  ratio %.2f", row.name, row.pod, row.openssh, row.ratio())
+			row := throughputRow{name: fmt.Sprintf("%s, %s", name, cipher)}
+			if err := throughputRowRuns(ps, srv, sk, cipher, remote, size, runs, &row); err != nil {
+				return nil, fmt.Errorf("%s: %w", row.name, err)
+			}
+			logf("%-50s pod %7.0f MB/s  openssh %7.0f MB/s  ratio %.2f; CPU ms/MiB pod %.2f openssh %.2f", row.name, row.pod, row.openssh, row.ratio(), row.podCPU, row.sshCPU)
 			rows = append(rows, row)
 		}
 	}
 	return rows, nil
+}
+
+// throughputRowRuns fills one row: both forwards are set up, then runs
+// transfers alternate between them.
+func throughputRowRuns(ps *pods, srv *testbed.Server, sk *sink, cipher string, remote bool, size int64, runs int, row *throughputRow) error {
+	p, done, err := ps.get(row.name)
+	if err != nil {
+		return err
+	}
+	defer done()
+	podAddr, podStop, err := podForward(p, srv, cipher, remote, sk.port())
+	if err != nil {
+		return fmt.Errorf("pod: %w", err)
+	}
+	defer podStop()
+	sshAddr, sshPid, sshStop, err := openSSHForward(srv, cipher, remote, sk.port())
+	if err != nil {
+		return fmt.Errorf("openssh: %w", err)
+	}
+	defer sshStop()
+	var podRates, sshRates, podCPU, sshCPU []float64
+	for i := 0; i < runs; i++ {
+		for _, side := range []struct {
+			addr       string
+			pid        int
+			rates, cpu *[]float64
+		}{{sshAddr, sshPid, &sshRates, &sshCPU}, {podAddr, p.cmd.Process.Pid, &podRates, &podCPU}} {
+			before, err := cpuSeconds(side.pid)
+			if err != nil {
+				return err
+			}
+			d, err := transfer(side.addr, size)
+			if err != nil {
+				return err
+			}
+			after, err := cpuSeconds(side.pid)
+			if err != nil {
+				return err
+			}
+			*side.rates = append(*side.rates, float64(size)/d.Seconds()/1e6)
+			*side.cpu = append(*side.cpu, (after-before)*1000/float64(size>>20))
+		}
+	}
+	row.pod, row.openssh = median(podRates), median(sshRates)
+	row.podCPU, row.sshCPU = median(podCPU), median(sshCPU)
+	return nil
 }
 
 func logf(format string, args ...any) {
