@@ -7,6 +7,7 @@ require (
 	github.com/jackpal/bencode-go v1.0.2
 	github.com/kevinburke/ssh_config v1.6.0
 	github.com/pkg/sftp v1.13.12
+	github.com/russross/blackfriday/v2 v2.1.0
 	github.com/skeema/knownhosts v1.3.3
 	golang.org/x/crypto v0.59.0
 	golang.org/x/term v0.48.0

@@ -48,6 +48,7 @@ func (a *API) Register(srv *pod.Server) {
 	a.registerSessionConfig(srv.Namespace("pod.epiccastle.bbssh.pod.session"))
 	a.registerScp(srv.Namespace("pod.epiccastle.bbssh.pod.scp"))
 	a.registerSftp(srv.Namespace("pod.epiccastle.bbssh.pod.sftp"))
+	a.registerLog(srv.Namespace("pod.epiccastle.bbssh.pod.log"))
 }
 
 // Close closes every session, and so every forward and command on them.

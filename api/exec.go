@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/base64"
 	"errors"
 	"io"
@@ -124,7 +125,7 @@ func envName(k any) (string, error) {
 
 func (a *API) registerExec(ns *pod.Namespace) {
 	ns.Add(&pod.Var{Name: "start", MinArgs: 2, MaxArgs: 3,
-		Doc:      "Starts command on the session; returns a process handle.",
+		Doc:      "Starts command on the session; returns a process handle. E.g. (start s \"ls /\" {:out :capture :err :stream})",
 		Arglists: []string{"[session command]", "[session command opts]"},
 		Fn: func(c *pod.Call) (any, error) {
 			s, err := a.session(c.Args.Get(0))
@@ -152,7 +153,7 @@ func (a *API) registerExec(ns *pod.Namespace) {
 			return h, nil
 		}})
 	ns.Add(&pod.Var{Name: "channel", MinArgs: 2, MaxArgs: 2,
-		Doc:      "Offers the process's :out, :err or :in stream on a loopback data channel: returns {:port :token}; connect, send the token and a newline, then read (or write) raw bytes.",
+		Doc:      "Offers the process's :out, :err or :in stream on a loopback data channel: returns {:port :token}; connect, send the token and a newline, then read (or write) raw bytes. E.g. (channel p :out) ;; => {:port 40123 :token \"9f...\"}",
 		Arglists: []string{"[process stream]"},
 		Fn: func(c *pod.Call) (any, error) {
 			p, err := a.process(c.Args.Get(0))
@@ -173,7 +174,8 @@ func (a *API) registerExec(ns *pod.Namespace) {
 				if p.Stdin() == nil {
 					return nil, badOption("the process's stdin is not a stream")
 				}
-				return offerDataChannel(copyFromChannel(p.Stdin()), func() { p.Stdin().Close() })
+				waitEnd := func(ctx context.Context) { p.Wait(ctx) }
+				return offerDataChannel(copyFromChannelUntil(p.Stdin(), waitEnd), func() { p.Stdin().Close() })
 			default:
 				return nil, badOption("stream must be :out, :err or :in, got :%s", which)
 			}
@@ -183,7 +185,7 @@ func (a *API) registerExec(ns *pod.Namespace) {
 			return offerDataChannel(copyToChannel(r), func() { io.Copy(io.Discard, r) })
 		}})
 	ns.Add(&pod.Var{Name: "read", MinArgs: 3, MaxArgs: 3,
-		Doc:      "Reads up to n bytes (at most 1 MiB) of the :out or :err stream; blocks until some arrive. Returns base64, or nil at end of stream.",
+		Doc:      "Reads up to n bytes (at most 1 MiB) of the :out or :err stream; blocks until some arrive. Returns base64, or nil at end of stream. E.g. (read p :out 65536)",
 		Arglists: []string{"[process stream n]"},
 		Fn: func(c *pod.Call) (any, error) {
 			p, err := a.process(c.Args.Get(0))
@@ -231,7 +233,7 @@ func (a *API) registerExec(ns *pod.Namespace) {
 			}
 		}})
 	ns.Add(&pod.Var{Name: "write", MinArgs: 2, MaxArgs: 2,
-		Doc:      "Writes base64-encoded bytes to the process's stdin (opened with :in-stream).",
+		Doc:      "Writes base64-encoded bytes to the process's stdin (opened with :in-stream). E.g. (write p \"aGkK\")",
 		Arglists: []string{"[process b64]"},
 		Fn: func(c *pod.Call) (any, error) {
 			p, err := a.process(c.Args.Get(0))
@@ -251,7 +253,7 @@ func (a *API) registerExec(ns *pod.Namespace) {
 			return nil, nil
 		}})
 	ns.Add(&pod.Var{Name: "close-in", MinArgs: 1, MaxArgs: 1,
-		Doc:      "Closes the process's stdin: the command reads end of file.",
+		Doc:      "Closes the process's stdin: the command reads end of file. E.g. (close-in p)",
 		Arglists: []string{"[process]"},
 		Fn: func(c *pod.Call) (any, error) {
 			p, err := a.process(c.Args.Get(0))
@@ -264,7 +266,7 @@ func (a *API) registerExec(ns *pod.Namespace) {
 			return nil, nil
 		}})
 	ns.Add(&pod.Var{Name: "wait", MinArgs: 1, MaxArgs: 1,
-		Doc:      "Blocks until the command ends; returns {:exit n :signal s :out b64 :err b64} (output only when captured).",
+		Doc:      "Blocks until the command ends; returns {:exit n :signal s :out b64 :err b64} (output only when captured). E.g. (wait p) ;; => {:exit 0}",
 		Arglists: []string{"[process]"},
 		Fn: func(c *pod.Call) (any, error) {
 			p, err := a.process(c.Args.Get(0))
@@ -287,7 +289,7 @@ func (a *API) registerExec(ns *pod.Namespace) {
 			return res, nil
 		}})
 	ns.Add(&pod.Var{Name: "signal", MinArgs: 2, MaxArgs: 2,
-		Doc:      "Sends a signal (\"TERM\", \"KILL\", \"INT\", ...) to the command.",
+		Doc:      "Sends a signal (\"TERM\", \"KILL\", \"INT\", ...) to the command. E.g. (signal p \"TERM\")",
 		Arglists: []string{"[process signal]"},
 		Fn: func(c *pod.Call) (any, error) {
 			p, err := a.process(c.Args.Get(0))

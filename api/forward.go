@@ -238,7 +238,7 @@ func (a *API) registerForward(ns *pod.Namespace) {
 	for _, kind := range kinds {
 		kind := kind
 		ns.Add(&pod.Var{Name: "forward-" + kind.String(), MinArgs: 2, MaxArgs: 2,
-			Doc:      fmt.Sprintf("Starts a %s forward on the session from a map or an OpenSSH spec string; returns the port bound (0 for a unix socket).", kind),
+			Doc:      fmt.Sprintf("Starts a %s forward on the session from a map or an OpenSSH spec string; returns the port bound (0 for a unix socket). E.g. (forward-%s s %q)", kind, kind, kindExample[kind]),
 			Arglists: []string{"[session spec]"},
 			Fn: func(c *pod.Call) (any, error) {
 				s, err := a.session(c.Args.Get(0))
@@ -257,7 +257,7 @@ func (a *API) registerForward(ns *pod.Namespace) {
 				return f.Port, nil
 			}})
 		ns.Add(&pod.Var{Name: "forwards-" + kind.String(), MinArgs: 1, MaxArgs: 1,
-			Doc:      fmt.Sprintf("Lists the session's %s forwards with their figures.", kind),
+			Doc:      fmt.Sprintf("Lists the session's %s forwards with their figures. E.g. (forwards-%s s)", kind, kind),
 			Arglists: []string{"[session]"},
 			Fn: func(c *pod.Call) (any, error) {
 				s, err := a.session(c.Args.Get(0))
@@ -271,7 +271,7 @@ func (a *API) registerForward(ns *pod.Namespace) {
 				return out, nil
 			}})
 		ns.Add(&pod.Var{Name: "unforward-" + kind.String(), MinArgs: 2, MaxArgs: 2,
-			Doc:      fmt.Sprintf("Stops the session's %s forwards that listen where the map (or spec string) says; returns how many.", kind),
+			Doc:      fmt.Sprintf("Stops the session's %s forwards that listen where the map (or spec string) says; returns how many. E.g. (unforward-%s s %q)", kind, kind, kindExample[kind]),
 			Arglists: []string{"[session opts]"},
 			Fn: func(c *pod.Call) (any, error) {
 				s, err := a.session(c.Args.Get(0))

@@ -44,7 +44,8 @@ var handledKeys = map[string]bool{"bind-address": true, "remote-port": true, "re
 func (a *API) registerHandledForward(ns *pod.Namespace) {
 	ns.Add(&pod.Var{Name: "serve-remote", MinArgs: 2, MaxArgs: 2,
 		Doc: "Starts a remote forward whose connections the client handles: sends {:event :bound :port p}, " +
-			"then {:event :connection :conn handle :origin-address a :origin-port p} for each connection, until the forward stops.",
+			"then {:event :connection :conn handle :origin-address a :origin-port p} for each connection, until the forward stops. " +
+			"E.g. (babashka.pods/invoke \"pod.epiccastle.bbssh\" 'pod.epiccastle.bbssh.pod.forward/serve-remote [s {:remote-port 0}] {:handlers {:success prn}})",
 		Arglists: []string{"[session opts]"},
 		Stream: func(c *pod.Call) error {
 			s, m, err := a.sessionAndMap(c, 1)
@@ -110,7 +111,7 @@ func (a *API) registerHandledForward(ns *pod.Namespace) {
 			return nil
 		}})
 	ns.Add(&pod.Var{Name: "conn-channel", MinArgs: 1, MaxArgs: 1,
-		Doc:      "Offers a forwarded connection on a loopback data channel: returns {:port :token}; the socket then carries the connection's bytes both ways, half-closes included.",
+		Doc:      "Offers a forwarded connection on a loopback data channel: returns {:port :token}; the socket then carries the connection's bytes both ways, half-closes included. E.g. (conn-channel c) ;; => {:port 40123 :token \"9f...\"}",
 		Arglists: []string{"[conn]"},
 		Fn: func(c *pod.Call) (any, error) {
 			fc, err := a.forwardedConn(c.Args.Get(0))
@@ -125,7 +126,7 @@ func (a *API) registerHandledForward(ns *pod.Namespace) {
 			}, func() { close(fc.spliced); fc.Close() })
 		}})
 	ns.Add(&pod.Var{Name: "conn-read", MinArgs: 2, MaxArgs: 2,
-		Doc:      "Reads up to n bytes (at most 1 MiB) from a forwarded connection; blocks until some arrive. Returns base64, or nil at end of stream.",
+		Doc:      "Reads up to n bytes (at most 1 MiB) from a forwarded connection; blocks until some arrive. Returns base64, or nil at end of stream. E.g. (conn-read c 65536)",
 		Arglists: []string{"[conn n]"},
 		Fn: func(c *pod.Call) (any, error) {
 			fc, err := a.forwardedConn(c.Args.Get(0))
@@ -156,7 +157,7 @@ func (a *API) registerHandledForward(ns *pod.Namespace) {
 			}
 		}})
 	ns.Add(&pod.Var{Name: "conn-write", MinArgs: 2, MaxArgs: 2,
-		Doc:      "Writes base64-encoded bytes to a forwarded connection.",
+		Doc:      "Writes base64-encoded bytes to a forwarded connection. E.g. (conn-write c \"aGkK\")",
 		Arglists: []string{"[conn base64]"},
 		Fn: func(c *pod.Call) (any, error) {
 			fc, err := a.forwardedConn(c.Args.Get(0))
@@ -173,7 +174,7 @@ func (a *API) registerHandledForward(ns *pod.Namespace) {
 			return nil, nil
 		}})
 	ns.Add(&pod.Var{Name: "conn-close-write", MinArgs: 1, MaxArgs: 1,
-		Doc:      "Half-closes a forwarded connection: the peer reads end of file, and reading goes on.",
+		Doc:      "Half-closes a forwarded connection: the peer reads end of file, and reading goes on. E.g. (conn-close-write c)",
 		Arglists: []string{"[conn]"},
 		Fn: func(c *pod.Call) (any, error) {
 			fc, err := a.forwardedConn(c.Args.Get(0))
@@ -188,7 +189,7 @@ func (a *API) registerHandledForward(ns *pod.Namespace) {
 			return nil, nil
 		}})
 	ns.Add(&pod.Var{Name: "conn-close", MinArgs: 1, MaxArgs: 1,
-		Doc:      "Closes a forwarded connection and frees its handle.",
+		Doc:      "Closes a forwarded connection and frees its handle. E.g. (conn-close c)",
 		Arglists: []string{"[conn]"},
 		Fn: func(c *pod.Call) (any, error) {
 			fc, err := a.forwardedConn(c.Args.Get(0))

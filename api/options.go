@@ -24,6 +24,7 @@ var sshOptionKeys = map[string]bool{
 	"agent-socket": true, "no-agent": true, "connection-options": true,
 	"config-file": true, "proxy": true, "jump-host": true, "keepalive-interval": true,
 	"keepalive-count-max": true, "public-key": true, "public-key-base64": true, "user-info": true,
+	"debug-log": true, // a logger handle (pod.epiccastle.bbssh.pod.log/new), from :debug-fn
 }
 
 // connectionOptionKeys are the keys of :connection-options, each a

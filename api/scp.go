@@ -197,7 +197,7 @@ func (a *API) scpCall(c *pod.Call) (*bbssh.Session, string, bbssh.ScpOptions, er
 
 func (a *API) registerScp(ns *pod.Namespace) {
 	ns.Add(&pod.Var{Name: "command", MinArgs: 3, MaxArgs: 3,
-		Doc:      "The remote scp command for :to (scp -t) or :from (scp -f) a path, with the path quoted for the remote shell.",
+		Doc:      "The remote scp command for :to (scp -t) or :from (scp -f) a path, with the path quoted for the remote shell. E.g. (command :to \"dir\" {:recurse? true}) ;; => \"scp -r -p -t dir\"",
 		Arglists: []string{"[direction remote-path opts]"},
 		Fn: func(c *pod.Call) (any, error) {
 			dir, err := pod.AsKeyword("direction", c.Args.Get(0))
@@ -225,14 +225,14 @@ func (a *API) registerScp(ns *pod.Namespace) {
 			return nil, badOption("direction must be :to or :from, got :%s", dir)
 		}})
 	ns.Add(&pod.Var{Name: "new-input", MinArgs: 0, MaxArgs: 0,
-		Doc:      "A pipe for the bytes of a bb InputStream source; write with input-write, end with input-close.",
+		Doc:      "A pipe for the bytes of a bb InputStream source; write with input-write, end with input-close. E.g. (new-input) ;; => :bbssh/scp-input-7",
 		Arglists: []string{"[]"},
 		Fn: func(c *pod.Call) (any, error) {
 			r, w := io.Pipe()
 			return a.reg.Put("scp-input", &scpInput{r: r, w: w}), nil
 		}})
 	ns.Add(&pod.Var{Name: "input-channel", MinArgs: 1, MaxArgs: 1,
-		Doc:      "Offers an input pipe on a loopback data channel: returns {:port :token}; what the client writes there is the source's bytes, and closing it ends them.",
+		Doc:      "Offers an input pipe on a loopback data channel: returns {:port :token}; what the client writes there is the source's bytes, and closing it ends them. E.g. (input-channel in) ;; => {:port 40123 :token \"9f...\"}",
 		Arglists: []string{"[input]"},
 		Fn: func(c *pod.Call) (any, error) {
 			obj, err := a.reg.Get("scp-input", c.Args.Get(0))
@@ -250,7 +250,7 @@ func (a *API) registerScp(ns *pod.Namespace) {
 				func() { in.w.CloseWithError(io.ErrUnexpectedEOF); close(done) })
 		}})
 	ns.Add(&pod.Var{Name: "input-write", MinArgs: 2, MaxArgs: 2,
-		Doc:      "Writes base64 bytes into an input pipe; blocks until scp has taken them.",
+		Doc:      "Writes base64 bytes into an input pipe; blocks until scp has taken them. E.g. (input-write in \"aGkK\")",
 		Arglists: []string{"[input base64]"},
 		Fn: func(c *pod.Call) (any, error) {
 			obj, err := a.reg.Get("scp-input", c.Args.Get(0))
@@ -267,7 +267,7 @@ func (a *API) registerScp(ns *pod.Namespace) {
 			return nil, nil
 		}})
 	ns.Add(&pod.Var{Name: "input-close", MinArgs: 1, MaxArgs: 1,
-		Doc:      "Ends an input pipe and frees its handle.",
+		Doc:      "Ends an input pipe and frees its handle. E.g. (input-close in)",
 		Arglists: []string{"[input]"},
 		Fn: func(c *pod.Call) (any, error) {
 			obj, err := a.reg.Release(c.Args.Get(0))
@@ -280,7 +280,7 @@ func (a *API) registerScp(ns *pod.Namespace) {
 			return nil, nil
 		}})
 	ns.Add(&pod.Var{Name: "send", MinArgs: 4, MaxArgs: 4,
-		Doc:      "Runs command (from command :to) and sends the sources; streams {:progress [name offset size]} events when :progress? is set.",
+		Doc:      "Runs command (from command :to) and sends the sources; streams {:progress [name offset size]} events when :progress? is set. E.g. (send s (command :to \"dir\" {}) [{:path \"/tmp/a.txt\"}] {:progress? true})",
 		Arglists: []string{"[session command sources opts]"},
 		Stream: func(c *pod.Call) error {
 			// The inputs were made for this copy and end with it, however
@@ -303,7 +303,7 @@ func (a *API) registerScp(ns *pod.Namespace) {
 			return transferError(err)
 		}})
 	ns.Add(&pod.Var{Name: "receive", MinArgs: 4, MaxArgs: 4,
-		Doc:      "Runs command (from command :from) and writes what arrives under local-path; streams progress events when :progress? is set.",
+		Doc:      "Runs command (from command :from) and writes what arrives under local-path; streams progress events when :progress? is set. E.g. (receive s (command :from \"a.txt\" {}) \"/tmp\" {})",
 		Arglists: []string{"[session command local-path opts]"},
 		Stream: func(c *pod.Call) error {
 			s, command, o, err := a.scpCall(c)

@@ -11,7 +11,7 @@ import (
 
 func (a *API) registerSession(ns *pod.Namespace) {
 	ns.Add(&pod.Var{Name: "new", MinArgs: 2, MaxArgs: 2,
-		Doc:      "Creates an unconnected session to host with the options of bbssh/ssh; returns its handle.",
+		Doc:      "Creates an unconnected session to host with the options of bbssh/ssh; returns its handle. E.g. (new \"myhost\" {:port 2222 :username \"me\"}) ;; => :bbssh/session-1",
 		Arglists: []string{"[host opts]"},
 		Fn: func(c *pod.Call) (any, error) {
 			host, err := c.Args.String(0)
@@ -32,10 +32,18 @@ func (a *API) registerSession(ns *pod.Namespace) {
 			if err := a.handleOptions(&opts, m); err != nil {
 				return nil, err
 			}
-			return a.reg.Put("session", bbssh.NewSession(opts)), nil
+			logger, err := a.attachLogger(&opts, m)
+			if err != nil {
+				return nil, err
+			}
+			s := bbssh.NewSession(opts)
+			if logger != "" {
+				sessionLoggers.Store(s, logger)
+			}
+			return a.reg.Put("session", s), nil
 		}})
 	ns.Add(&pod.Var{Name: "connect", MinArgs: 1, MaxArgs: 2,
-		Doc:      "Connects the session; timeout in ms (nil or 0: none). Blocks until connected or failed.",
+		Doc:      "Connects the session; timeout in ms (nil or 0: none). Blocks until connected or failed. E.g. (connect s 10000)",
 		Arglists: []string{"[session]", "[session timeout-ms]"},
 		Fn: func(c *pod.Call) (any, error) {
 			s, err := a.session(c.Args.Get(0))
@@ -75,7 +83,7 @@ func (a *API) registerSession(ns *pod.Namespace) {
 			return nil, nil
 		}})
 	ns.Add(&pod.Var{Name: "disconnect", MinArgs: 1, MaxArgs: 1,
-		Doc:      "Closes the session's connection and everything on it. It can be connected again.",
+		Doc:      "Closes the session's connection and everything on it. It can be connected again. E.g. (disconnect s)",
 		Arglists: []string{"[session]"},
 		Fn: func(c *pod.Call) (any, error) {
 			s, err := a.session(c.Args.Get(0))
@@ -88,7 +96,7 @@ func (a *API) registerSession(ns *pod.Namespace) {
 			return nil, engineError(err)
 		}})
 	ns.Add(&pod.Var{Name: "connected?", MinArgs: 1, MaxArgs: 1,
-		Doc:      "True while the session has a live connection.",
+		Doc:      "True while the session has a live connection. E.g. (connected? s) ;; => true",
 		Arglists: []string{"[session]"},
 		Fn: func(c *pod.Call) (any, error) {
 			s, err := a.session(c.Args.Get(0))
@@ -132,7 +140,7 @@ func (a *API) handleOptions(opts *bbssh.Options, m pod.Map) error {
 
 func (a *API) registerRegistry(ns *pod.Namespace) {
 	ns.Add(&pod.Var{Name: "release", MinArgs: 1, MaxArgs: 1,
-		Doc:      "Frees a handle: a session is closed first, with everything on it. Later use of the handle is an error.",
+		Doc:      "Frees a handle: a session is closed first, with everything on it. Later use of the handle is an error. E.g. (release :bbssh/session-1)",
 		Arglists: []string{"[handle]"},
 		Fn: func(c *pod.Call) (any, error) {
 			obj, err := a.reg.Release(c.Args.Get(0))
@@ -144,6 +152,7 @@ func (a *API) registerRegistry(ns *pod.Namespace) {
 				o.Close()
 				a.releaseOwned(o)
 				a.forgetForwards(o)
+				a.releaseLogger(o)
 			case *forwardedConn:
 				o.Close()
 			case *userInfo:
@@ -154,7 +163,7 @@ func (a *API) registerRegistry(ns *pod.Namespace) {
 			return nil, nil
 		}})
 	ns.Add(&pod.Var{Name: "count", MinArgs: 0, MaxArgs: 0,
-		Doc:      "Number of live handles, for leak checks.",
+		Doc:      "Number of live handles, for leak checks. E.g. (count) ;; => 3",
 		Arglists: []string{"[]"},
 		Fn:       func(c *pod.Call) (any, error) { return a.reg.Len(), nil }})
 }

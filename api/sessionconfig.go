@@ -110,7 +110,7 @@ func configValue(v any) (string, error) {
 
 func (a *API) registerSessionConfig(ns *pod.Namespace) {
 	ns.Add(&pod.Var{Name: "set-config", MinArgs: 3, MaxArgs: 3,
-		Doc:      "Sets a setting (StrictHostKeyChecking, kex, server_host_key, cipher, mac...) for the next connect.",
+		Doc:      "Sets a setting (StrictHostKeyChecking, kex, server_host_key, cipher, mac...) for the next connect. E.g. (set-config s \"cipher\" \"aes256-ctr\")",
 		Arglists: []string{"[session key value]"},
 		Fn: func(c *pod.Call) (any, error) {
 			s, err := a.session(c.Args.Get(0))
@@ -129,7 +129,7 @@ func (a *API) registerSessionConfig(ns *pod.Namespace) {
 			return nil, err
 		}})
 	ns.Add(&pod.Var{Name: "get-config", MinArgs: 2, MaxArgs: 2,
-		Doc:      "The current value of a setting, as a string (algorithm lists comma-separated).",
+		Doc:      "The current value of a setting, as a string (algorithm lists comma-separated). E.g. (get-config s \"kex\")",
 		Arglists: []string{"[session key]"},
 		Fn: func(c *pod.Call) (any, error) {
 			s, err := a.session(c.Args.Get(0))
@@ -144,7 +144,7 @@ func (a *API) registerSessionConfig(ns *pod.Namespace) {
 			return k.get(&o), nil
 		}})
 	ns.Add(&pod.Var{Name: "set-password", MinArgs: 2, MaxArgs: 2,
-		Doc:      "Sets the password for the next connect.",
+		Doc:      "Sets the password for the next connect. E.g. (set-password s \"secret\")",
 		Arglists: []string{"[session password]"},
 		Fn: func(c *pod.Call) (any, error) {
 			s, err := a.session(c.Args.Get(0))
@@ -159,7 +159,7 @@ func (a *API) registerSessionConfig(ns *pod.Namespace) {
 			return nil, nil
 		}})
 	ns.Add(&pod.Var{Name: "set-user-info", MinArgs: 2, MaxArgs: 2,
-		Doc:      "Sets the user-info that answers prompts for the next connect.",
+		Doc:      "Sets the user-info that answers prompts for the next connect. E.g. (set-user-info s :bbssh/user-info-2)",
 		Arglists: []string{"[session user-info]"},
 		Fn: func(c *pod.Call) (any, error) {
 			s, err := a.session(c.Args.Get(0))
@@ -179,7 +179,7 @@ func (a *API) registerSessionConfig(ns *pod.Namespace) {
 			return nil, nil
 		}})
 	ns.Add(&pod.Var{Name: "set-host", MinArgs: 2, MaxArgs: 2,
-		Doc:      "Sets the host the next connect goes to.",
+		Doc:      "Sets the host the next connect goes to. E.g. (set-host s \"backup.example.com\")",
 		Arglists: []string{"[session host]"},
 		Fn: func(c *pod.Call) (any, error) {
 			s, err := a.session(c.Args.Get(0))
@@ -197,7 +197,7 @@ func (a *API) registerSessionConfig(ns *pod.Namespace) {
 			return nil, nil
 		}})
 	ns.Add(&pod.Var{Name: "set-port", MinArgs: 2, MaxArgs: 2,
-		Doc:      "Sets the port the next connect goes to.",
+		Doc:      "Sets the port the next connect goes to. E.g. (set-port s 2222)",
 		Arglists: []string{"[session port]"},
 		Fn: func(c *pod.Call) (any, error) {
 			s, err := a.session(c.Args.Get(0))
@@ -215,7 +215,7 @@ func (a *API) registerSessionConfig(ns *pod.Namespace) {
 			return nil, nil
 		}})
 	ns.Add(&pod.Var{Name: "set-proxy", MinArgs: 2, MaxArgs: 2,
-		Doc:      "Reaches the server through a proxy from the next connect: {:type :http|:socks4|:socks5 :host :port :username :password}.",
+		Doc:      "Reaches the server through a proxy from the next connect: {:type :http|:socks4|:socks5 :host :port :username :password}. E.g. (set-proxy s {:type :socks5 :host \"127.0.0.1\" :port 1080})",
 		Arglists: []string{"[session proxy]"},
 		Fn: func(c *pod.Call) (any, error) {
 			s, err := a.session(c.Args.Get(0))

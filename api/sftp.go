@@ -128,7 +128,8 @@ func modeArg(c *pod.Call, i int, def int64) (os.FileMode, error) {
 func (a *API) registerSftp(ns *pod.Namespace) {
 	for _, dir := range []string{"download", "upload"} {
 		ns.Add(&pod.Var{Name: dir, MinArgs: 4, MaxArgs: 4,
-			Doc:      "Copies " + map[string]string{"download": "remote to local", "upload": "local to remote"}[dir] + "; streams {:progress [name offset size]} (at most every 100 ms per file) when :progress? is set.",
+			Doc: "Copies " + map[string]string{"download": "remote to local", "upload": "local to remote"}[dir] + "; streams {:progress [name offset size]} (at most every 100 ms per file) when :progress? is set. " +
+				map[string]string{"download": "E.g. (download s \"logs\" \"/tmp/logs\" {:recurse? true})", "upload": "E.g. (upload s \"dist\" \"releases/dist\" {:recurse? true})"}[dir],
 			Arglists: []string{"[session from to opts]"},
 			Stream: func(c *pod.Call) error {
 				_, client, err := a.sftpOf(c)
@@ -155,7 +156,7 @@ func (a *API) registerSftp(ns *pod.Namespace) {
 				return engineError(client.Put(c.Ctx, from, to, o))
 			}})
 	}
-	a.sftpVar(ns, "stat", 2, 2, "[session path]", "The attributes of path, following symlinks.",
+	a.sftpVar(ns, "stat", 2, 2, "[session path]", "The attributes of path, following symlinks. E.g. (stat s \"apps/app.jar\") ;; => {:type :file :size 1234 :mode 0644 ...}",
 		func(c *pod.Call, client *bbssh.SftpClient) (any, error) {
 			p, err := c.Args.String(1)
 			if err != nil {
@@ -167,7 +168,7 @@ func (a *API) registerSftp(ns *pod.Namespace) {
 			}
 			return describeEntry(e), nil
 		})
-	a.sftpVar(ns, "lstat", 2, 2, "[session path]", "The attributes of path itself (a symlink is not followed).",
+	a.sftpVar(ns, "lstat", 2, 2, "[session path]", "The attributes of path itself (a symlink is not followed). E.g. (lstat s \"current\")",
 		func(c *pod.Call, client *bbssh.SftpClient) (any, error) {
 			p, err := c.Args.String(1)
 			if err != nil {
@@ -179,7 +180,7 @@ func (a *API) registerSftp(ns *pod.Namespace) {
 			}
 			return describeEntry(e), nil
 		})
-	a.sftpVar(ns, "ls", 2, 2, "[session path]", "The entries of a directory, sorted by name, with attributes.",
+	a.sftpVar(ns, "ls", 2, 2, "[session path]", "The entries of a directory, sorted by name, with attributes. E.g. (ls s \"apps\")",
 		func(c *pod.Call, client *bbssh.SftpClient) (any, error) {
 			p, err := c.Args.String(1)
 			if err != nil {
@@ -195,7 +196,7 @@ func (a *API) registerSftp(ns *pod.Namespace) {
 			}
 			return out, nil
 		})
-	a.sftpVar(ns, "mkdir", 4, 4, "[session path mode parents?]", "Makes a directory (with its parents when parents? is true).",
+	a.sftpVar(ns, "mkdir", 4, 4, "[session path mode parents?]", "Makes a directory (with its parents when parents? is true). E.g. (mkdir s \"a/b/c\" 0755 true)",
 		func(c *pod.Call, client *bbssh.SftpClient) (any, error) {
 			p, err := c.Args.String(1)
 			if err != nil {
@@ -208,7 +209,7 @@ func (a *API) registerSftp(ns *pod.Namespace) {
 			parents, _ := c.Args.Get(3).(bool)
 			return nil, client.Mkdir(p, mode, parents)
 		})
-	a.sftpVar(ns, "rm", 2, 2, "[session path]", "Removes a file.",
+	a.sftpVar(ns, "rm", 2, 2, "[session path]", "Removes a file. E.g. (rm s \"apps/old.jar\")",
 		func(c *pod.Call, client *bbssh.SftpClient) (any, error) {
 			p, err := c.Args.String(1)
 			if err != nil {
@@ -216,7 +217,7 @@ func (a *API) registerSftp(ns *pod.Namespace) {
 			}
 			return nil, client.Remove(p)
 		})
-	a.sftpVar(ns, "rmdir", 3, 3, "[session path recursive?]", "Removes a directory (and everything in it when recursive? is true).",
+	a.sftpVar(ns, "rmdir", 3, 3, "[session path recursive?]", "Removes a directory (and everything in it when recursive? is true). E.g. (rmdir s \"build-cache\" true)",
 		func(c *pod.Call, client *bbssh.SftpClient) (any, error) {
 			p, err := c.Args.String(1)
 			if err != nil {
@@ -225,7 +226,7 @@ func (a *API) registerSftp(ns *pod.Namespace) {
 			recursive, _ := c.Args.Get(2).(bool)
 			return nil, client.RemoveDir(p, recursive)
 		})
-	a.sftpVar(ns, "rename", 3, 3, "[session from to]", "Renames (moves) a remote path.",
+	a.sftpVar(ns, "rename", 3, 3, "[session from to]", "Renames (moves) a remote path. E.g. (rename s \"a.txt\" \"b.txt\")",
 		func(c *pod.Call, client *bbssh.SftpClient) (any, error) {
 			from, err := c.Args.String(1)
 			if err != nil {
@@ -237,7 +238,7 @@ func (a *API) registerSftp(ns *pod.Namespace) {
 			}
 			return nil, client.Rename(from, to)
 		})
-	a.sftpVar(ns, "chmod", 3, 3, "[session path mode]", "Changes the mode of a remote path.",
+	a.sftpVar(ns, "chmod", 3, 3, "[session path mode]", "Changes the mode of a remote path. E.g. (chmod s \"run.sh\" 0755)",
 		func(c *pod.Call, client *bbssh.SftpClient) (any, error) {
 			p, err := c.Args.String(1)
 			if err != nil {
@@ -249,7 +250,7 @@ func (a *API) registerSftp(ns *pod.Namespace) {
 			}
 			return nil, client.Chmod(p, mode)
 		})
-	a.sftpVar(ns, "read-all", 2, 2, "[session path]", "The whole content of a remote file (at most 64 MiB), as base64.",
+	a.sftpVar(ns, "read-all", 2, 2, "[session path]", "The whole content of a remote file (at most 64 MiB), as base64. E.g. (read-all s \"notes.txt\") ;; => \"aGkK\"",
 		func(c *pod.Call, client *bbssh.SftpClient) (any, error) {
 			p, err := c.Args.String(1)
 			if err != nil {
@@ -261,7 +262,7 @@ func (a *API) registerSftp(ns *pod.Namespace) {
 			}
 			return base64.StdEncoding.EncodeToString(data), nil
 		})
-	a.sftpVar(ns, "write", 4, 4, "[session path base64 mode]", "Writes a remote file with the given content (replacing it).",
+	a.sftpVar(ns, "write", 4, 4, "[session path base64 mode]", "Writes a remote file with the given content (replacing it). E.g. (write s \"notes.txt\" \"aGkK\" 0644)",
 		func(c *pod.Call, client *bbssh.SftpClient) (any, error) {
 			p, err := c.Args.String(1)
 			if err != nil {
@@ -277,7 +278,7 @@ func (a *API) registerSftp(ns *pod.Namespace) {
 			}
 			return nil, client.WriteFile(p, data, mode)
 		})
-	a.sftpVar(ns, "open", 4, 4, "[session path direction mode]", "Opens a remote file as a stream: direction :read or :write (created or truncated with mode); returns a handle.",
+	a.sftpVar(ns, "open", 4, 4, "[session path direction mode]", "Opens a remote file as a stream: direction :read or :write (created or truncated with mode); returns a handle. E.g. (open s \"logs/app.log\" :read 0)",
 		func(c *pod.Call, client *bbssh.SftpClient) (any, error) {
 			s, _ := a.session(c.Args.Get(0))
 			p, err := c.Args.String(1)
@@ -309,7 +310,7 @@ func (a *API) registerSftp(ns *pod.Namespace) {
 			return h, nil
 		})
 	ns.Add(&pod.Var{Name: "file-channel", MinArgs: 1, MaxArgs: 1,
-		Doc:      "Offers an open remote file on a loopback data channel: returns {:port :token}; the socket then carries the file's bytes (read: to the client; write: from it). Close with file-close, which waits for the channel to finish.",
+		Doc:      "Offers an open remote file on a loopback data channel: returns {:port :token}; the socket then carries the file's bytes (read: to the client; write: from it). Close with file-close, which waits for the channel to finish. E.g. (file-channel f) ;; => {:port 40123 :token \"9f...\"}",
 		Arglists: []string{"[file]"},
 		Fn: func(c *pod.Call) (any, error) {
 			f, err := a.remoteFile(c.Args.Get(0))
@@ -337,7 +338,7 @@ func (a *API) registerSftp(ns *pod.Namespace) {
 			}, func() { close(done) })
 		}})
 	ns.Add(&pod.Var{Name: "file-read", MinArgs: 2, MaxArgs: 2,
-		Doc:      "Reads up to n bytes (at most 1 MiB) from a remote file opened for :read; base64, or nil at the end.",
+		Doc:      "Reads up to n bytes (at most 1 MiB) from a remote file opened for :read; base64, or nil at the end. E.g. (file-read f 65536)",
 		Arglists: []string{"[file n]"},
 		Fn: func(c *pod.Call) (any, error) {
 			f, err := a.remoteFile(c.Args.Get(0))
@@ -364,7 +365,7 @@ func (a *API) registerSftp(ns *pod.Namespace) {
 			return nil, engineError(err)
 		}})
 	ns.Add(&pod.Var{Name: "file-write", MinArgs: 2, MaxArgs: 2,
-		Doc:      "Writes base64 bytes to a remote file opened for :write.",
+		Doc:      "Writes base64 bytes to a remote file opened for :write. E.g. (file-write f \"aGkK\")",
 		Arglists: []string{"[file base64]"},
 		Fn: func(c *pod.Call) (any, error) {
 			f, err := a.remoteFile(c.Args.Get(0))
@@ -384,7 +385,7 @@ func (a *API) registerSftp(ns *pod.Namespace) {
 			return nil, engineError(err)
 		}})
 	ns.Add(&pod.Var{Name: "file-close", MinArgs: 1, MaxArgs: 1,
-		Doc:      "Closes a remote file (a written one is complete once this returns) and frees its handle.",
+		Doc:      "Closes a remote file (a written one is complete once this returns) and frees its handle. E.g. (file-close f)",
 		Arglists: []string{"[file]"},
 		Fn: func(c *pod.Call) (any, error) {
 			obj, err := a.reg.Release(c.Args.Get(0))

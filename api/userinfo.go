@@ -152,7 +152,7 @@ var userInfoMethods = map[string]bool{"get-password": true, "get-passphrase": tr
 
 func (a *API) registerUserInfo(ns, callbacks *pod.Namespace) {
 	ns.Add(&pod.Var{Name: "new", MinArgs: 1, MaxArgs: 1,
-		Doc:      "Creates a user-info whose questions go to the client: sends {:result handle}, then one {:method :id :args} per question, until released.",
+		Doc:      "Creates a user-info whose questions go to the client: sends {:result handle}, then one {:method :id :args} per question, until released. E.g. (new [:get-password :prompt-yes-no])",
 		Arglists: []string{"[method-names]"},
 		Stream: func(c *pod.Call) error {
 			names, ok := c.Args.Get(0).([]any)
@@ -182,13 +182,13 @@ func (a *API) registerUserInfo(ns, callbacks *pod.Namespace) {
 			return nil
 		}})
 	callbacks.Add(&pod.Var{Name: "return-result", MinArgs: 2, MaxArgs: 2,
-		Doc:      "Answers a callback question with the value the client's function returned.",
+		Doc:      "Answers a callback question with the value the client's function returned. E.g. (return-result \"cb-1\" \"secret\")",
 		Arglists: []string{"[id value]"},
 		Fn: func(c *pod.Call) (any, error) {
 			return nil, a.answerCallback(c, callbackResult{value: c.Args.Get(1)})
 		}})
 	callbacks.Add(&pod.Var{Name: "return-error", MinArgs: 2, MaxArgs: 2,
-		Doc:      "Answers a callback question with the error the client's function threw.",
+		Doc:      "Answers a callback question with the error the client's function threw. E.g. (return-error \"cb-1\" \"no password here\")",
 		Arglists: []string{"[id message]"},
 		Fn: func(c *pod.Call) (any, error) {
 			msg, _ := c.Args.Get(1).(string)

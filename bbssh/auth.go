@@ -83,6 +83,7 @@ func newAuthPlan(ctx context.Context, o *Options) (*authPlan, error) {
 			p.notes = append(p.notes, err.Error())
 			continue
 		}
+		o.logf(LogDebug, "identity %s: %s %s", f, s.PublicKey().Type(), ssh.FingerprintSHA256(s.PublicKey()))
 		signers = append(signers, s)
 	}
 	if len(o.PrivateKey) > 0 {
@@ -106,7 +107,10 @@ func newAuthPlan(ctx context.Context, o *Options) (*authPlan, error) {
 		signers = append(signers, s)
 	}
 	if len(signers) > 0 {
-		p.methods = append(p.methods, ssh.PublicKeys(signers...))
+		p.methods = append(p.methods, ssh.PublicKeysCallback(func() ([]ssh.Signer, error) {
+			o.logf(LogDebug, "offering %d public keys", len(signers))
+			return signers, nil
+		}))
 		p.tried = append(p.tried, fmt.Sprintf("publickey (%d keys)", len(signers)))
 	}
 	password := o.Password
@@ -122,6 +126,7 @@ func newAuthPlan(ctx context.Context, o *Options) (*authPlan, error) {
 			// ask again for the next auth method.
 			return "", p.promptErr
 		}
+		o.logf(LogDebug, "asking for the password: %s", prompt)
 		pw, err := o.Prompter.Password(ctx, prompt)
 		if err != nil {
 			p.promptErr = &promptError{err}

@@ -68,7 +68,7 @@ func dialJumps(ctx context.Context, o *Options) (net.Conn, []*Session, error) {
 			IdentityFiles: o.IdentityFiles, Passphrase: o.Passphrase, PrivateKey: o.PrivateKey,
 			NoDefaultIdentities: o.NoDefaultIdentities, AgentSocket: o.AgentSocket, NoAgent: o.NoAgent,
 			KnownHosts: o.KnownHosts, HostKeyPolicy: o.HostKeyPolicy, ConnectTimeout: o.ConnectTimeout,
-			Messages: o.Messages, Prompter: o.Prompter, ConfigFile: o.ConfigFile, NoConfig: o.NoConfig,
+			Messages: o.Messages, Prompter: o.Prompter, ConfigFile: o.ConfigFile, NoConfig: o.NoConfig, Log: o.Log,
 			// A hop's own config never adds jumps: no loops.
 			JumpHosts: []JumpHost{}, Via: via,
 		}

@@ -93,6 +93,10 @@ type Options struct {
 	// Prompter asks the user for passwords, passphrases and host-key
 	// decisions; nil means nobody can be asked.
 	Prompter Prompter
+	// Log, when set, receives what the connection does step by step
+	// (config applied, route, host key, auth methods, keepalives, the
+	// end of the connection), as ssh -v shows it.
+	Log func(level LogLevel, message string)
 }
 
 // Algorithms are algorithm names in order of preference, as in OpenSSH's

@@ -72,14 +72,19 @@ func (s *Session) Connect(ctx context.Context) error {
 	opts := s.opts
 	s.mu.Unlock()
 
+	asked := opts.Host
 	opts, hostConfig, err := opts.resolve()
 	if err != nil {
 		return err
+	}
+	if opts.Host != asked {
+		opts.logf(LogDebug, "the ssh config names %s as %s", asked, opts.Host)
 	}
 	opts.Algorithms = opts.Algorithms.expand()
 	if err := opts.validate(); err != nil {
 		return err
 	}
+	opts.logf(LogInfo, "connecting to %s as %s%s", opts.Addr(), opts.User, opts.route())
 	if opts.ConnectTimeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, opts.ConnectTimeout)
@@ -97,6 +102,10 @@ func (s *Session) Connect(ctx context.Context) error {
 		return err
 	}
 	defer plan.close()
+	for _, note := range plan.notes {
+		opts.logf(LogWarn, "%s", note)
+	}
+	opts.logf(LogDebug, "auth methods to try: %s", strings.Join(plan.tried, ", "))
 	config := &ssh.ClientConfig{
 		Config: ssh.Config{
 			KeyExchanges: opts.Algorithms.KeyExchanges,
@@ -105,7 +114,7 @@ func (s *Session) Connect(ctx context.Context) error {
 		},
 		User:              opts.User,
 		Auth:              plan.methods,
-		HostKeyCallback:   checker.callback,
+		HostKeyCallback:   opts.loggedHostKeyCallback(checker.callback),
 		HostKeyAlgorithms: hostKeyAlgorithms(opts.Algorithms.HostKeys, checker.algorithms(opts.Addr())),
 		BannerCallback: func(message string) error {
 			if opts.Messages != nil {
@@ -117,6 +126,7 @@ func (s *Session) Connect(ctx context.Context) error {
 	addr := opts.Addr()
 	conn, hops, err := dial(ctx, &opts)
 	if err != nil {
+		opts.logf(LogError, "%v", err)
 		return err
 	}
 	closeHops := func() {
@@ -132,8 +142,11 @@ func (s *Session) Connect(ctx context.Context) error {
 	if err != nil {
 		conn.Close()
 		closeHops()
-		return handshakeError(err, &opts, plan, interrupted, ctx)
+		err = handshakeError(err, &opts, plan, interrupted, ctx)
+		opts.logf(LogError, "%v", err)
+		return err
 	}
+	opts.logf(LogInfo, "connected to %s (%s), authenticated as %s", addr, c.ServerVersion(), opts.User)
 	client := ssh.NewClient(c, chans, reqs)
 
 	s.mu.Lock()
@@ -157,6 +170,7 @@ func (s *Session) Connect(ctx context.Context) error {
 	}()
 	if opts.KeepaliveInterval > 0 {
 		go keepalive(client, opts.KeepaliveInterval, opts.KeepaliveCountMax, func(reason string) {
+			opts.logf(LogWarn, "keepalive: %s", reason)
 			s.mu.Lock()
 			if s.client == client {
 				s.lost = reason
@@ -240,6 +254,7 @@ func (s *Session) connectionEnded(client *ssh.Client, err error) {
 	} else if err != nil && !errors.Is(err, io.EOF) {
 		reason += ": " + err.Error()
 	}
+	s.resolved.logf(LogWarn, "%s", reason)
 	s.mu.Unlock()
 	for _, c := range children {
 		if l, ok := c.(interface{ connectionLost(reason string) }); ok {

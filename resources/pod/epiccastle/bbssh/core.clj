@@ -3,14 +3,46 @@
 
     (def s (ssh \"example.com\" {:username \"me\" :identity \"~/.ssh/id_ed25519\"}))
     (-> (exec s \"uname -a\" {:out :string}) deref :out)"
-  (:require [pod.epiccastle.bbssh.impl.utils :as utils]
+  (:require [babashka.pods :as pods]
+            [pod.epiccastle.bbssh.impl.utils :as utils]
             [pod.epiccastle.bbssh.session :as session]
             [pod.epiccastle.bbssh.pod.session :as pod-session]
             [pod.epiccastle.bbssh.pod.exec :as pod-exec]
             [pod.epiccastle.bbssh.pod.registry :as registry]))
 
 (def ^:private client-only-options
-  #{:no-connect :port-forward-local :port-forward-remote :port-forward-dynamic})
+  #{:no-connect :port-forward-local :port-forward-remote :port-forward-dynamic :debug-fn})
+
+(defn- debug-logger
+  "Starts a pod logger for `:debug-fn` and returns its handle: each debug
+  message of the session becomes a call `(debug-fn level message)`, in
+  order, on a thread of its own (never the pod reader's). A debug-fn that
+  throws is reported on stderr once and the logging goes on."
+  [debug-fn]
+  (let [handle (promise)
+        q (java.util.concurrent.LinkedBlockingQueue.)
+        warned (atom false)]
+    (future
+      (loop []
+        (let [m (.take q)]
+          (when-not (= ::done m)
+            (try (debug-fn (:level m) (:message m))
+                 (catch Throwable e
+                   (when (compare-and-set! warned false true)
+                     (binding [*out* *err*]
+                       (println "bbssh: the :debug-fn threw:" (or (ex-message e) (str e)))))))
+            (recur)))))
+    (pods/invoke "pod.epiccastle.bbssh" 'pod.epiccastle.bbssh.pod.log/new []
+                 {:handlers {:success (fn [m]
+                                        (if (contains? m :result)
+                                          (deliver handle (:result m))
+                                          (.put q m)))
+                             :error (fn [{:keys [ex-message ex-data]}]
+                                      (.put q ::done)
+                                      (deliver handle (ex-info ex-message ex-data)))
+                             :done (fn [] (.put q ::done) (deliver handle nil))}})
+    (let [h @handle]
+      (if (instance? Throwable h) (throw h) h))))
 
 (defn- pod-options
   "The options of `ssh` as the pod reads them: files as strings, key bytes
@@ -74,6 +106,10 @@
   - `:keepalive-interval` ms between keepalives [off];
     `:keepalive-count-max` unanswered ones before the session is declared
     dead [3]
+  - `:debug-fn` `(fn [level message])` called with each step of the
+    connection (route, host key, auth methods, keepalives, the end of the
+    connection), level 0 debug, 1 info, 2 warn, 3 error, as bbssh 0.6's
+    `agent/set-debug-fn`; e.g. `(fn [_ m] (binding [*out* *err*] (println m)))`
   - `:no-connect` true to return the session unconnected
   - `:port-forward-local` / `:port-forward-remote` / `:port-forward-dynamic`
     vectors of forwards, maps or spec strings such as \"8080:db:5432\" (see
@@ -85,7 +121,13 @@
                         :known-hosts \"known_hosts\"})"
   [hostname & [options]]
   (let [options (or options {})
-        session (pod-session/new hostname (pod-options options))]
+        logger (some-> (:debug-fn options) debug-logger)
+        session (try
+                  (pod-session/new hostname (cond-> (pod-options options)
+                                              logger (assoc :debug-log logger)))
+                  (catch Exception e
+                    (when logger (registry/release logger))
+                    (throw e)))]
     (try
       (apply-option-fns session (:connection-options options))
       (when-not (:no-connect options)

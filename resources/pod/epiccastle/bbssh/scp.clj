@@ -49,7 +49,9 @@
   "A `:progress-fn` that draws a progress line on stderr for each file:
   name, bytes done of the total, rate and time left, redrawn at most ten
   times a second. `:progress true` uses it. Its context is a map of start
-  and last-drawn times."
+  and last-drawn times.
+
+    (scp/scp-to [(io/file \"big.iso\")] \"isos/\" {:session s :progress-fn scp/print-progress})"
   [ctx {:keys [source dest offset size]}]
   (let [name (str (or dest source))
         now (System/nanoTime)

@@ -21,13 +21,17 @@
 
 (defn disconnect
   "Closes the session's connection, with every command and forward on it.
-  The session can be connected again with `connect`."
+  The session can be connected again with `connect`.
+
+    (session/disconnect s)"
   [session]
   (pod-session/disconnect session)
   nil)
 
 (defn connected?
-  "True while the session has a live connection."
+  "True while the session has a live connection.
+
+    (session/connected? s) ;; => true"
   [session]
   (pod-session/connected? session))
 
@@ -48,7 +52,9 @@
   nil)
 
 (defn set-configs
-  "Calls `set-config` for every entry of the map."
+  "Calls `set-config` for every entry of the map.
+
+    (session/set-configs s {:cipher \"aes256-ctr\" :kex \"curve25519-sha256\"})"
   [session settings]
   (doseq [[k v] settings]
     (set-config session k v))
@@ -63,33 +69,43 @@
   (pod-session/get-config session (config-key key)))
 
 (defn set-password
-  "Sets the password used by the next `connect`."
+  "Sets the password used by the next `connect`.
+
+    (session/set-password s (System/getenv \"SSH_PASSWORD\"))"
   [session password]
   (pod-session/set-password session password)
   nil)
 
 (defn set-user-info
   "Sets the user-info (see `pod.epiccastle.bbssh.user-info/new`) that
-  answers the next `connect`'s questions."
+  answers the next `connect`'s questions.
+
+    (session/set-user-info s (user-info/new {:get-password #(System/getenv \"PW\")}))"
   [session user-info]
   (pod-session/set-user-info session user-info)
   nil)
 
 (defn set-host
-  "Sets the host the next `connect` goes to."
+  "Sets the host the next `connect` goes to.
+
+    (session/set-host s \"backup.example.com\")"
   [session host]
   (pod-session/set-host session host)
   nil)
 
 (defn set-port
-  "Sets the port the next `connect` goes to."
+  "Sets the port the next `connect` goes to.
+
+    (session/set-port s 2222)"
   [session port]
   (pod-session/set-port session port)
   nil)
 
 (defn set-proxy
   "Reaches the server through a proxy from the next `connect`:
-  `{:type :http|:socks4|:socks5 :host \"proxy\" :port 3128 :username .. :password ..}`."
+  `{:type :http|:socks4|:socks5 :host \"proxy\" :port 3128 :username .. :password ..}`.
+
+    (session/set-proxy s {:type :socks5 :host \"127.0.0.1\" :port 1080})"
   [session proxy]
   (pod-session/set-proxy session proxy)
   nil)
@@ -118,7 +134,9 @@
 (defn delete-port-forwarding-local
   "Stops the local forward listening on `:local-port` (and `:bind-address`,
   if given) or `:local-unix-socket`; a spec string names its listening end.
-  Open connections finish unless `:close-active true`."
+  Open connections finish unless `:close-active true`.
+
+    (session/delete-port-forwarding-local s {:local-port 8080})"
   [session opts]
   (pod-forward/unforward-local session opts)
   nil)
@@ -129,7 +147,12 @@
   metadata holds its figures: `:state` (`:open` or `:closed`)
   `:active-connections :total-connections :bytes-in :bytes-out
   :last-error`. A forward that died with the session's connection stays
-  listed, with `:closed` saying why, until deleted or reconnected."
+  listed, with `:closed` saying why, until deleted or reconnected.
+
+    (session/get-port-forwarding-local s)
+    ;; => [{:local-port 8080, :remote-host \"db\", :remote-port 5432}]
+    (meta (first (session/get-port-forwarding-local s)))
+    ;; => {:state :open, :active-connections 0, :total-connections 3, ...}"
   [session]
   (mapv with-stats (pod-forward/forwards-local session)))
 
@@ -149,14 +172,18 @@
 
 (defn delete-port-forwarding-dynamic
   "Stops the SOCKS proxy listening on `:local-port` (and `:bind-address`,
-  if given). Open connections finish unless `:close-active true`."
+  if given). Open connections finish unless `:close-active true`.
+
+    (session/delete-port-forwarding-dynamic s {:local-port 1080})"
   [session opts]
   (pod-forward/unforward-dynamic session opts)
   nil)
 
 (defn get-port-forwarding-dynamic
-  "The session's SOCKS proxies, e.g. `[{:local-port 1080}]`, with figures
-  as metadata as for `get-port-forwarding-local`."
+  "The session's SOCKS proxies, with figures as metadata as for
+  `get-port-forwarding-local`.
+
+    (session/get-port-forwarding-dynamic s) ;; => [{:local-port 1080}]"
   [session]
   (mapv with-stats (pod-forward/forwards-dynamic session)))
 
@@ -233,15 +260,19 @@
 
 (defn delete-port-forwarding-remote
   "Stops the remote forward listening on `:remote-port` (and
-  `:bind-address`, if given) or `:remote-unix-socket`."
+  `:bind-address`, if given) or `:remote-unix-socket`.
+
+    (session/delete-port-forwarding-remote s {:remote-port 8080})"
   [session opts]
   (pod-forward/unforward-remote session opts)
   nil)
 
 (defn get-port-forwarding-remote
-  "The session's remote forwards, e.g.
-  `[{:remote-port 8080, :local-host \"127.0.0.1\", :local-port 3000}]`, with
-  figures as metadata as for `get-port-forwarding-local`. A forward served
-  by a `:handler` shows `:handler true`; a SOCKS one `:dynamic true`."
+  "The session's remote forwards, with figures as metadata as for
+  `get-port-forwarding-local`. A forward served by a `:handler` shows
+  `:handler true`; a SOCKS one `:dynamic true`.
+
+    (session/get-port-forwarding-remote s)
+    ;; => [{:remote-port 8080, :local-host \"127.0.0.1\", :local-port 3000}]"
   [session]
   (mapv with-stats (pod-forward/forwards-remote session)))

@@ -29,14 +29,18 @@
   Options: `:recurse?` [false], `:preserve-times?` [true],
   `:preserve-mode?` [true], `:progress-fn (fn [ctx {:keys [dest offset
   size]}] new-ctx)`, `:progress-context`, `:progress true` for a progress
-  line on stderr. Returns the final progress context."
+  line on stderr. Returns the final progress context.
+
+    (sftp/get s \"logs\" \"/tmp/logs\" {:recurse? true :progress true})"
   ([session from to] (get session from to {}))
   ([session from to opts]
    (transfer 'pod.epiccastle.bbssh.pod.sftp/download session from to opts :dest)))
 
 (defn put
   "Copies local path `from` to remote `to`; options as `get`, with
-  `:progress-fn` receiving `{:source File :offset :size}`."
+  `:progress-fn` receiving `{:source File :offset :size}`.
+
+    (sftp/put s \"build/app.jar\" \"apps/app.jar\" {:progress true})"
   ([session from to] (put session from to {}))
   ([session from to opts]
    (transfer 'pod.epiccastle.bbssh.pod.sftp/upload session from to opts :source)))
@@ -44,23 +48,32 @@
 (defn ls
   "The entries of a remote directory, sorted by name: maps with `:name
   :path :type (:file :directory :symlink :other) :size :mode :mtime (epoch
-  seconds) :uid :gid`."
+  seconds) :uid :gid`.
+
+    (sftp/ls s \"apps\")
+    ;; => [{:name \"app.jar\" :path \"apps/app.jar\" :type :file :size 1234 :mode 0644 ...}]"
   [session path]
   (pod-sftp/ls session (str path)))
 
 (defn stat
   "The attributes of a remote path (following symlinks), as `ls` shows
-  them. Throws `:bbssh/not-found` when it does not exist."
+  them. Throws `:bbssh/not-found` when it does not exist.
+
+    (:size (sftp/stat s \"apps/app.jar\")) ;; => 1234"
   [session path]
   (pod-sftp/stat session (str path)))
 
 (defn lstat
-  "As `stat`, without following a symlink."
+  "As `stat`, without following a symlink.
+
+    (:type (sftp/lstat s \"current\")) ;; => :symlink"
   [session path]
   (pod-sftp/lstat session (str path)))
 
 (defn exists?
-  "True when the remote path exists."
+  "True when the remote path exists.
+
+    (sftp/exists? s \"apps/app.jar\") ;; => true"
   [session path]
   (try (stat session path) true
        (catch clojure.lang.ExceptionInfo e
@@ -68,33 +81,43 @@
 
 (defn mkdir
   "Makes a remote directory. Options: `:mode` [0755], `:parents true` to
-  make missing parents too (an existing directory is then fine)."
+  make missing parents too (an existing directory is then fine).
+
+    (sftp/mkdir s \"releases/2024/06\" {:parents true})"
   ([session path] (mkdir session path {}))
   ([session path {:keys [mode parents]}]
    (pod-sftp/mkdir session (str path) (or mode 0755) (boolean parents))
    nil))
 
 (defn rm
-  "Removes a remote file."
+  "Removes a remote file.
+
+    (sftp/rm s \"apps/old.jar\")"
   [session path]
   (pod-sftp/rm session (str path))
   nil)
 
 (defn rmdir
-  "Removes a remote directory; with `{:recursive true}` everything in it."
+  "Removes a remote directory; with `{:recursive true}` everything in it.
+
+    (sftp/rmdir s \"build-cache\" {:recursive true})"
   ([session path] (rmdir session path {}))
   ([session path {:keys [recursive]}]
    (pod-sftp/rmdir session (str path) (boolean recursive))
    nil))
 
 (defn rename
-  "Renames or moves a remote path."
+  "Renames or moves a remote path.
+
+    (sftp/rename s \"apps/app.jar.new\" \"apps/app.jar\")"
   [session from to]
   (pod-sftp/rename session (str from) (str to))
   nil)
 
 (defn chmod
-  "Sets the mode of a remote path, e.g. `(chmod s \"run.sh\" 0755)`."
+  "Sets the mode of a remote path.
+
+    (sftp/chmod s \"run.sh\" 0755)"
   [session path mode]
   (pod-sftp/chmod session (str path) mode)
   nil)
@@ -109,7 +132,9 @@
 
 (defn write
   "Writes `content` (a string or bytes) to a remote file, replacing it.
-  Options: `:mode` [0644], `:encoding` [\"utf-8\"]."
+  Options: `:mode` [0644], `:encoding` [\"utf-8\"].
+
+    (sftp/write s \"motd\" \"Back at 6pm\\n\" {:mode 0600})"
   ([session path content] (write session path content {}))
   ([session path content {:keys [mode encoding] :or {encoding "utf-8"}}]
    (pod-sftp/write session (str path) (utils/encode-base64 (utils/->bytes content encoding)) (or mode 0644))
@@ -117,7 +142,10 @@
 
 (defn input-stream
   "A java.io.InputStream reading a remote file, its bytes carried on a
-  loopback data channel. Close it when done."
+  loopback data channel. Close it when done.
+
+    (with-open [in (sftp/input-stream s \"logs/app.log\")]
+      (count (line-seq (io/reader in))))"
   [session path]
   (let [f (pod-sftp/open session (str path) :read 0)
         sock (utils/data-channel (pod-sftp/file-channel f))
@@ -137,7 +165,10 @@
 (defn output-stream
   "A java.io.OutputStream writing a remote file (created or truncated,
   `:mode` [0644]), its bytes carried on a loopback data channel. The file
-  is complete when `close` returns."
+  is complete when `close` returns.
+
+    (with-open [out (sftp/output-stream s \"backup.tar\")]
+      (io/copy (io/file \"backup.tar\") out))"
   ([session path] (output-stream session path {}))
   ([session path {:keys [mode]}]
    (let [f (pod-sftp/open session (str path) :write (or mode 0644))

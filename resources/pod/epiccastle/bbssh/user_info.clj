@@ -37,7 +37,10 @@
   - `:show-message (fn [message])` the server's banner
 
   Returns a handle such as `:bbssh/user-info-3`. A callback that throws
-  fails the question (and so the connection) instead of hanging it."
+  fails the question (and so the connection) instead of hanging it.
+
+    (user-info/new {:get-password #(System/getenv \"SSH_PASSWORD\")
+                    :prompt-yes-no (fn [question] (println question) false)})"
   [callbacks]
   (when-let [unknown (seq (remove known (keys callbacks)))]
     (throw (ex-info (str "unknown user-info callbacks: " (pr-str unknown))

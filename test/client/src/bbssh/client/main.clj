@@ -2,7 +2,9 @@
   "Runs a Clojure script like `bb script.clj args...` (or `bb -e expr`), with
   `babashka.pods` available, then unloads the pods and exits."
   (:require [babashka.pods :as pods]
+            [clojure.edn :as edn]
             [clojure.java.io :as io]
+            [clojure.repl]
             [clojure.string :as str]))
 
 (def ^:private usage
@@ -13,6 +15,8 @@
   []
   (binding [*ns* (create-ns 'user)]
     (refer-clojure)
+    ;; as in babashka, (doc f) works in scripts
+    (refer 'clojure.repl :only '[doc])
     (doseq [[a lib] '{str clojure.string set clojure.set io clojure.java.io
                       edn clojure.edn shell clojure.java.shell}]
       (require lib)
@@ -41,9 +45,26 @@
                                   (:clojure.error/column loc))))
       (flush))))
 
+(defn- load-bb-edn-pods!
+  "Loads the pods that bb.edn in the working directory lists under
+  `:pods`, as babashka does at startup: `{org/name {:path \"./pod\"}}`, the
+  path relative to bb.edn. Their namespaces can then be required without a
+  `load-pod`. Registry pods (`:version`) are not supported here."
+  []
+  (let [f (io/file (System/getProperty "user.dir") "bb.edn")]
+    (when (.isFile f)
+      (let [config (edn/read-string (slurp f))]
+        (doseq [[pod-name coord] (:pods config)]
+          (let [path (:path coord)]
+            (when-not path
+              (throw (ex-info (str "pbb: bb.edn pod " pod-name " needs :path (registry :version pods are not supported)")
+                              {:pod pod-name :coord coord})))
+            (pods/load-pod (str (.getCanonicalFile (io/file (.getParentFile (.getAbsoluteFile f)) ^String path))))))))))
+
 (defn- run [mode x args]
   (binding [*ns* (user-ns)
             *command-line-args* (seq args)]
+    (load-bb-edn-pods!)
     (case mode
       :eval (let [v (load-string x)]
               (when (some? v) (prn v)))
