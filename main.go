@@ -71,6 +71,11 @@ func run(args []string, stderr io.Writer) int {
 func servePod(stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	defer stop()
+	// A client that dies closes our stdout: without this, the next reply
+	// written there would kill the pod with SIGPIPE before it closes its
+	// sessions and ProxyCommand process groups. Caught (not ignored), so
+	// the write fails with EPIPE and children still get the default.
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 
 	if path := os.Getenv("BBSSH_CPUPROFILE"); path != "" {
 		if f, err := os.Create(path); err == nil && pprof.StartCPUProfile(f) == nil {

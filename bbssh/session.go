@@ -327,11 +327,18 @@ func (s *Session) Disconnect() error {
 	s.client = nil
 	children := s.takeChildren()
 	s.mu.Unlock()
+	// The connection goes first: the server drops everything on it by
+	// itself, while closing a child first could wait for a server that
+	// may never answer again (a remote forward's cancel request wants a
+	// reply), holding up the close of everything after it.
+	var err error
+	if client != nil {
+		err = client.Close()
+	}
 	closeAll(children)
 	if client == nil {
 		return nil
 	}
-	err := client.Close()
 	<-dead
 	if errors.Is(err, net.ErrClosed) {
 		err = nil
