@@ -49,6 +49,7 @@ func (a *API) Register(srv *pod.Server) {
 	a.registerScp(srv.Namespace("pod.epiccastle.bbssh.pod.scp"))
 	a.registerSftp(srv.Namespace("pod.epiccastle.bbssh.pod.sftp"))
 	a.registerLog(srv.Namespace("pod.epiccastle.bbssh.pod.log"))
+	a.registerDebug(srv.Namespace("pod.epiccastle.bbssh.pod.debug")) // diagnostics for leak checks
 }
 
 // Close closes every session, and so every forward and command on them.

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/hex"
@@ -102,6 +103,25 @@ func copyFromChannel(w io.WriteCloser) func(net.Conn) {
 		buf := make([]byte, dataChannelBuf)
 		io.CopyBuffer(w, conn, buf)
 		w.Close()
+	}
+}
+
+// copyFromChannelUntil is copyFromChannel for a consumer that can end by
+// itself, as a command's stdin ends with the command: once wait returns
+// (before its context is cancelled) the client's connection is closed, so
+// the pod never keeps a goroutine and a descriptor for a script that
+// leaves an idle stream open; the script's next write fails instead.
+func copyFromChannelUntil(w io.WriteCloser, wait func(ctx context.Context)) func(net.Conn) {
+	return func(conn net.Conn) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		go func() {
+			wait(ctx)
+			if ctx.Err() == nil {
+				conn.Close()
+			}
+		}()
+		copyFromChannel(w)(conn)
 	}
 }
 
