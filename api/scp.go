@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"sync"
 	"time"
 
 	"bbssh/bbssh"
@@ -85,11 +86,34 @@ type scpInput struct {
 	// channeled is closed when a data channel has delivered all the
 	// client's bytes into w.
 	channeled chan struct{}
+
+	mu     sync.Mutex
+	conn   net.Conn // the data channel, while it carries the bytes
+	closed bool
 }
 
+// Close ends the pipe and the data channel feeding it: a client that
+// stalls its source must not keep the channel's goroutine and descriptor
+// once the copy is over (its next write fails instead).
 func (in *scpInput) Close() error {
+	in.mu.Lock()
+	in.closed = true
+	conn := in.conn
+	in.mu.Unlock()
+	if conn != nil {
+		conn.Close()
+	}
 	in.w.Close()
 	return in.r.Close()
+}
+
+// carry records conn as the data channel; false when the input is
+// already closed.
+func (in *scpInput) carry(conn net.Conn) bool {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.conn = conn
+	return !in.closed
 }
 
 func (a *API) scpSources(v any) ([]bbssh.ScpSource, error) {
@@ -162,6 +186,17 @@ func (a *API) scpSources(v any) ([]bbssh.ScpSource, error) {
 // releaseInputs frees the input pipes a send's sources name, closing them
 // so that no writer stays blocked.
 func (a *API) releaseInputs(sources any) {
+	a.eachInput(sources, a.reg.Release)
+}
+
+// closeInputs closes the input pipes a send's sources name, keeping their
+// handles, so that a copy blocked reading one returns.
+func (a *API) closeInputs(sources any) {
+	a.eachInput(sources, func(h any) (any, error) { return a.reg.Get("scp-input", h) })
+}
+
+// eachInput closes the input that lookup finds for each source's handle.
+func (a *API) eachInput(sources any, lookup func(h any) (any, error)) {
 	list, _ := sources.([]any)
 	for _, item := range list {
 		m, ok := item.(map[any]any)
@@ -169,8 +204,10 @@ func (a *API) releaseInputs(sources any) {
 			continue
 		}
 		if h, ok := pod.Map(m).Get("input"); ok && h != nil {
-			if obj, err := a.reg.Release(h); err == nil {
-				obj.(*scpInput).Close()
+			if obj, err := lookup(h); err == nil {
+				if in, ok := obj.(*scpInput); ok {
+					in.Close()
+				}
 			}
 		}
 	}
@@ -246,7 +283,12 @@ func (a *API) registerScp(ns *pod.Namespace) {
 			done := make(chan struct{})
 			in.channeled = done
 			serve := copyFromChannel(in.w)
-			return offerDataChannel(func(conn net.Conn) { defer close(done); serve(conn) },
+			return offerDataChannel(func(conn net.Conn) {
+				defer close(done)
+				if in.carry(conn) {
+					serve(conn)
+				}
+			},
 				func() { in.w.CloseWithError(io.ErrUnexpectedEOF); close(done) })
 		}})
 	ns.Add(&pod.Var{Name: "input-write", MinArgs: 2, MaxArgs: 2,
@@ -294,6 +336,17 @@ func (a *API) registerScp(ns *pod.Namespace) {
 			if err != nil {
 				return err
 			}
+			// A source the client has stalled holds the copy in a read
+			// that no dead connection ends: end the inputs with it.
+			copied := make(chan struct{})
+			defer close(copied)
+			go func() {
+				select {
+				case <-s.Done():
+					a.closeInputs(c.Args.Get(2))
+				case <-copied:
+				}
+			}()
 			err = s.ScpTo(c.Ctx, command, sources, o)
 			for _, src := range sources {
 				if pr, ok := src.Reader.(*io.PipeReader); ok {
