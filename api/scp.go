@@ -234,7 +234,7 @@ func (a *API) scpCall(c *pod.Call) (*bbssh.Session, string, bbssh.ScpOptions, er
 
 func (a *API) registerScp(ns *pod.Namespace) {
 	ns.Add(&pod.Var{Name: "command", MinArgs: 3, MaxArgs: 3,
-		Doc:      "The remote scp command for :to (scp -t) or :from (scp -f) a path, with the path quoted for the remote shell. E.g. (command :to \"dir\" {:recurse? true}) ;; => \"scp -r -p -t dir\"",
+		Doc:      "The remote scp command for :to (scp -t) or :from (scp -f) a path, with the path quoted for the remote shell. E.g. (command :to \"dir\" {:recurse? true :preserve-times? true}) ;; => \"scp -r -p -t -- 'dir'\"",
 		Arglists: []string{"[direction remote-path opts]"},
 		Fn: func(c *pod.Call) (any, error) {
 			dir, err := pod.AsKeyword("direction", c.Args.Get(0))
