@@ -120,6 +120,8 @@ func parseListen(kind bbssh.ForwardKind, m pod.Map) (spec bbssh.ForwardSpec, err
 		return spec, err
 	}
 	switch {
+	case port < 0 && m.Has(listen+"-port"):
+		return spec, badOption(":%s-port must be between 0 and 65535, got %d", listen, port)
 	case port < 0 && spec.ListenUnix == "":
 		return spec, badOption("a %s forward needs :%s-port or :%s-unix-socket", kind, listen, listen)
 	case port >= 0 && spec.ListenUnix != "":

@@ -86,6 +86,9 @@ func lookupConfigKey(v any) (configKey, error) {
 	}
 	k, ok := configKeys[normaliseConfigKey(name)]
 	if !ok {
+		if len(name) > 64 {
+			name = name[:64] + "..."
+		}
 		return k, badOption("unknown config key %q (known: StrictHostKeyChecking kex server_host_key cipher cipher.s2c cipher.c2s mac mac.s2c mac.c2s)", name)
 	}
 	return k, nil

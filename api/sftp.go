@@ -72,6 +72,9 @@ func (a *API) sftpVar(ns *pod.Namespace, name string, min, max int, arglist, doc
 	fn func(c *pod.Call, client *bbssh.SftpClient) (any, error)) {
 	ns.Add(&pod.Var{Name: name, MinArgs: min, MaxArgs: max, Doc: doc, Arglists: []string{arglist},
 		Fn: func(c *pod.Call) (any, error) {
+			if err := checkPaths(c, 1); err != nil {
+				return nil, err
+			}
 			_, client, err := a.sftpOf(c)
 			if err != nil {
 				return nil, err
@@ -79,6 +82,18 @@ func (a *API) sftpVar(ns *pod.Namespace, name string, min, max int, arglist, doc
 			v, err := fn(c, client)
 			return v, engineError(err)
 		}})
+}
+
+// checkPaths refuses path arguments (at the indexes given) longer than
+// bbssh.MaxPathLen: OpenSSH's sftp-server ends the whole SFTP session,
+// with every transfer on it, on a request over 256 KiB.
+func checkPaths(c *pod.Call, idx ...int) error {
+	for _, i := range idx {
+		if p, ok := c.Args.Get(i).(string); ok && len(p) > bbssh.MaxPathLen {
+			return badOption("path of %d bytes is too long (at most %d)", len(p), bbssh.MaxPathLen)
+		}
+	}
+	return nil
 }
 
 // progressInterval is how often an SFTP copy, whose chunks are small and
@@ -132,6 +147,9 @@ func (a *API) registerSftp(ns *pod.Namespace) {
 				map[string]string{"download": "E.g. (download s \"logs\" \"/tmp/logs\" {:recurse? true})", "upload": "E.g. (upload s \"dist\" \"releases/dist\" {:recurse? true})"}[dir],
 			Arglists: []string{"[session from to opts]"},
 			Stream: func(c *pod.Call) error {
+				if err := checkPaths(c, 1, 2); err != nil {
+					return err
+				}
 				_, client, err := a.sftpOf(c)
 				if err != nil {
 					return err
@@ -228,6 +246,9 @@ func (a *API) registerSftp(ns *pod.Namespace) {
 		})
 	a.sftpVar(ns, "rename", 3, 3, "[session from to]", "Renames (moves) a remote path. E.g. (rename s \"a.txt\" \"b.txt\")",
 		func(c *pod.Call, client *bbssh.SftpClient) (any, error) {
+			if err := checkPaths(c, 2); err != nil {
+				return nil, err
+			}
 			from, err := c.Args.String(1)
 			if err != nil {
 				return nil, err

@@ -76,6 +76,9 @@ type Process struct {
 
 // Exec starts a command on the session.
 func (s *Session) Exec(ctx context.Context, o ExecOptions) (*Process, error) {
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
 	client, err := s.Client()
 	if err != nil {
 		return nil, err
@@ -98,6 +101,19 @@ func (s *Session) Exec(ctx context.Context, o ExecOptions) (*Process, error) {
 	}
 	go p.wait()
 	return p, nil
+}
+
+// validate refuses strings too long for one request (see MaxCommandLen).
+func (o ExecOptions) validate() error {
+	if err := checkLen("command", o.Command, MaxCommandLen); err != nil {
+		return err
+	}
+	for k, v := range o.Env {
+		if err := checkLen("environment variable "+truncate(k, 64), k+"="+v, MaxCommandLen); err != nil {
+			return err
+		}
+	}
+	return checkLen("terminal type", o.Term, MaxHostLen)
 }
 
 func (p *Process) setup(client *ssh.Client, o ExecOptions) error {

@@ -84,6 +84,15 @@ func (f ForwardSpec) validate() error {
 	if err := f.validateListen(); err != nil {
 		return err
 	}
+	for _, c := range []struct {
+		what, s string
+		max     int
+	}{{"bind address", f.BindAddress, MaxHostLen}, {"target host", f.TargetHost, MaxHostLen},
+		{"listening socket path", f.ListenUnix, MaxPathLen}, {"target socket path", f.TargetUnix, MaxPathLen}} {
+		if err := checkLen(c.what, c.s, c.max); err != nil {
+			return err
+		}
+	}
 	if !f.Dynamic && f.TargetUnix == "" {
 		if f.TargetPort < 1 || f.TargetPort > 65535 {
 			return errorf(KindBadOption, nil, "target port %d is out of range 1-65535", f.TargetPort)

@@ -195,6 +195,9 @@ func (o *Options) validate() error {
 	if err := o.Algorithms.validate(); err != nil {
 		return err
 	}
+	if err := checkLen("user name", o.User, MaxHostLen); err != nil {
+		return err
+	}
 	if o.User == "" {
 		u, err := user.Current()
 		if err != nil {

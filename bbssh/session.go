@@ -73,6 +73,9 @@ func (s *Session) Connect(ctx context.Context) error {
 	s.mu.Unlock()
 
 	asked := opts.Host
+	if err := checkLen("host name", asked, MaxHostLen); err != nil {
+		return err
+	}
 	opts, hostConfig, err := opts.resolve()
 	if err != nil {
 		return err

@@ -44,6 +44,9 @@ func (k ForwardKind) String() string {
 // "0.0.0.0:9000:/var/run/docker.sock", "/tmp/d.sock:/var/run/docker.sock",
 // "9000". Errors are of kind KindBadOption and quote the spec.
 func ParseForwardSpec(kind ForwardKind, spec string) (ForwardSpec, error) {
+	if err := checkLen(kind.String()+" forward spec", spec, MaxPathLen); err != nil {
+		return ForwardSpec{}, err
+	}
 	out, err := parseForwardSpec(kind, spec)
 	if err != nil {
 		return ForwardSpec{}, errorf(KindBadOption, nil, "bad %s forward spec %q: %s", kind, spec, err)

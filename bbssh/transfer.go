@@ -33,6 +33,9 @@ func (s *Session) ScpFrom(ctx context.Context, command, localPath string, o ScpO
 // returns speak's error, or the command's when speak succeeded and the
 // command did not. Whatever scp said on stderr explains the failure.
 func (s *Session) runScp(ctx context.Context, command string, speak func(w io.Writer, r io.Reader) error) error {
+	if err := checkLen("scp command", command, MaxCommandLen); err != nil {
+		return err
+	}
 	client, err := s.Client()
 	if err != nil {
 		return err

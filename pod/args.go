@@ -3,8 +3,10 @@ package pod
 import (
 	"fmt"
 	"math"
+	"math/big"
 	"sort"
 	"strings"
+	"time"
 
 	"olympos.io/encoding/edn"
 )
@@ -145,6 +147,8 @@ func AsInt(what string, v any) (int64, error) {
 		if n == math.Trunc(n) && math.Abs(n) < 1<<53 {
 			return int64(n), nil
 		}
+	case big.Int:
+		return 0, badArg("%s is out of range, got %s", what, Describe(v))
 	}
 	return 0, badArg("%s must be an integer, got %s", what, Describe(v))
 }
@@ -177,12 +181,12 @@ func badArg(format string, args ...any) *Error {
 
 // TypeName names the Clojure type of a decoded EDN value.
 func TypeName(v any) string {
-	switch v.(type) {
+	switch x := v.(type) {
 	case nil:
 		return "nil"
 	case bool:
 		return "boolean"
-	case int64:
+	case int64, big.Int:
 		return "integer"
 	case float64:
 		return "float"
@@ -198,8 +202,12 @@ func TypeName(v any) string {
 		return "map"
 	case map[any]bool:
 		return "set"
-	case edn.Rune:
+	case edn.Rune, rune:
 		return "character"
+	case time.Time:
+		return "instant"
+	case edn.Tag:
+		return "tagged literal #" + x.Tagname
 	default:
 		return fmt.Sprintf("%T", v)
 	}
@@ -220,7 +228,16 @@ func Describe(v any) string {
 		return "keyword :" + string(x)
 	case int64, float64, bool:
 		return fmt.Sprintf("%s %v", TypeName(v), x)
+	case big.Int:
+		if s := x.String(); len(s) <= 40 {
+			return "integer " + s
+		}
+		return "a big integer"
 	default:
-		return "a " + TypeName(v)
+		name := TypeName(v)
+		if strings.ContainsRune("aeiou", rune(name[0])) {
+			return "an " + name
+		}
+		return "a " + name
 	}
 }

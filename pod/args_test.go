@@ -50,7 +50,7 @@ func TestDecodeArgsLimits(t *testing.T) {
 }
 
 func TestArgsAccessorsNameTheArgument(t *testing.T) {
-	args, err := decodeArgs(`["s" 7 {:port "22" :n 1.5 :ok false} :kw nil 9007199254740993.0]`)
+	args, err := decodeArgs(`["s" 7 {:port "22" :n 1.5 :ok false} :kw nil 9007199254740993.0 99999999999999999999N \a #inst "2020-01-01T00:00:00Z"]`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,6 +67,9 @@ func TestArgsAccessorsNameTheArgument(t *testing.T) {
 		{"missing argument", second(args.String(9)), "argument 10 must be a string, got nil"},
 		{"negative index", second(args.Int(-1)), "argument 0 must be an integer, got nil"},
 		{"float beyond 2^53", second(args.Int(5)), "argument 6 must be an integer, got float 9.007199254740992e+15"},
+		{"big integer", second(args.Int(6)), "argument 7 is out of range, got integer 99999999999999999999"},
+		{"character", second(args.String(7)), "argument 8 must be a string, got a character"},
+		{"instant", second(args.Map(8)), "argument 9 must be a map, got an instant"},
 		{"option of the wrong type", second(m.Int("port", 0)), `:port must be an integer, got string "22"`},
 		{"fractional option", second(m.Int("n", 0)), ":n must be an integer, got float 1.5"},
 	}

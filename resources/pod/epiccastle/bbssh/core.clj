@@ -120,7 +120,12 @@
     (ssh \"127.0.0.1\" {:port 2222 :username \"me\" :identity \"id_ed25519\"
                         :known-hosts \"known_hosts\"})"
   [hostname & [options]]
-  (let [options (or options {})
+  (let [options (or (utils/check-map "the options of ssh" options) {})
+        _ (utils/check-map ":connection-options" (:connection-options options))
+        _ (doseq [k [:port-forward-local :port-forward-remote :port-forward-dynamic]
+                  :let [v (get options k)]]
+            (when-not (or (nil? v) (sequential? v))
+              (utils/bad-option k " must be a vector of forwards (maps or spec strings), got " (utils/describe v))))
         logger (some-> (:debug-fn options) debug-logger)
         session (try
                   (pod-session/new hostname (cond-> (pod-options options)
@@ -150,6 +155,21 @@
     session))
 
 (def ^:private capture-modes #{:string :bytes})
+
+(defn- check-output
+  "Throws unless x is a valid :out / :err option."
+  [k x]
+  (when-not (or (nil? x) (#{:stream :string :bytes :discard} x) (instance? java.io.OutputStream x))
+    (utils/bad-option k " must be :stream, :string, :bytes, :discard or a java.io.OutputStream, got "
+                      (utils/describe x))))
+
+(defn- check-input
+  "Throws unless x is a valid :in option."
+  [x]
+  (when-not (or (nil? x) (string? x) (bytes? x) (= :stream x) (instance? java.io.InputStream x)
+                (and (map? x) (instance? java.io.InputStream (:out x))))
+    (utils/bad-option ":in must be a string, bytes, :stream, a java.io.InputStream or a process, got "
+                      (utils/describe x))))
 
 (defn- output-mode
   "How the pod should treat an :out / :err option."
@@ -223,8 +243,14 @@
   [session-or-process command & [options]]
   (let [{:keys [in in-enc out err out-enc err-enc pty env agent-forwarding]
          :or {in-enc "utf-8" out-enc "utf-8" err-enc "utf-8"}
-         :as options} (or options {})
+         :as options} (or (utils/check-map "the options of exec" options) {})
         piped? (map? session-or-process)
+        _ (do (check-output :out out)
+              (check-output :err err)
+              (when-not piped? (check-input in))
+              (utils/check-charset ":in-enc" in-enc)
+              (utils/check-charset ":out-enc" out-enc)
+              (utils/check-charset ":err-enc" err-enc))
         session (if piped? (:session options) (or (:session options) session-or-process))
         _ (when-not session
             (throw (ex-info "exec needs a session: pass one first or as :session"

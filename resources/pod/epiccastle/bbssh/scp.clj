@@ -132,6 +132,11 @@
             {:session s :recurse? true})"
   [local-sources remote-path {:keys [session progress-fn progress-context progress scp-command-fn]
                               :as options}]
+  (utils/check-map "the options of scp-to" options)
+  (when-not (sequential? local-sources)
+    (throw (ex-info (str "scp-to sources must be a vector of java.io.File or [data info], got "
+                         (utils/describe local-sources))
+                    {:type :bbssh/bad-argument})))
   (let [specs (mapv #(source->spec % options) local-sources)
         origins (into {} (map (juxt :name #(hash-map :source (:origin %)))) specs)
         command ((or scp-command-fn default-send-wrapper)
@@ -159,6 +164,7 @@
     (scp-from \"logs\" \"/tmp/logs\" {:session s :recurse? true})"
   [remote-path local-file {:keys [session progress-fn progress-context progress scp-command-fn]
                            :as options}]
+  (utils/check-map "the options of scp-from" options)
   (let [command ((or scp-command-fn identity)
                  (pod-scp/command :from remote-path (pod-options options)))]
     (utils/invoke-with-progress 'pod.epiccastle.bbssh.pod.scp/receive

@@ -56,6 +56,7 @@
 
     (session/set-configs s {:cipher \"aes256-ctr\" :kex \"curve25519-sha256\"})"
   [session settings]
+  (utils/check-map "the settings of set-configs" settings)
   (doseq [[k v] settings]
     (set-config session k v))
   nil)
@@ -254,6 +255,8 @@
                                    :handler (fn [{:keys [in out]}]
                                               (clojure.java.io/copy in out))})"
   [session opts]
+  (when (and (map? opts) (some? (:handler opts)) (not (fn? (:handler opts))))
+    (utils/bad-option ":handler must be a function, got " (utils/describe (:handler opts))))
   (if (and (map? opts) (:handler opts))
     (serve-remote session (dissoc opts :handler) (:handler opts))
     (pod-forward/forward-remote session opts)))

@@ -16,6 +16,7 @@
 
 (defn- transfer
   [sym session from to {:keys [progress-fn progress-context progress] :as opts} dest-key]
+  (utils/check-map "the options of an sftp copy" opts)
   (let [pod-opts (-> (select-keys opts [:recurse? :preserve-times? :preserve-mode?])
                      (assoc :progress? (boolean (or progress-fn progress))))]
     (utils/invoke-with-progress sym [session (str from) (str to) pod-opts]
@@ -85,7 +86,8 @@
 
     (sftp/mkdir s \"releases/2024/06\" {:parents true})"
   ([session path] (mkdir session path {}))
-  ([session path {:keys [mode parents]}]
+  ([session path {:keys [mode parents] :as opts}]
+   (utils/check-map "the options of mkdir" opts)
    (pod-sftp/mkdir session (str path) (or mode 0755) (boolean parents))
    nil))
 
@@ -102,7 +104,8 @@
 
     (sftp/rmdir s \"build-cache\" {:recursive true})"
   ([session path] (rmdir session path {}))
-  ([session path {:keys [recursive]}]
+  ([session path {:keys [recursive] :as opts}]
+   (utils/check-map "the options of rmdir" opts)
    (pod-sftp/rmdir session (str path) (boolean recursive))
    nil))
 
@@ -126,7 +129,9 @@
   "The content of a small remote file (at most 64 MiB): a string
   (`:encoding` [\"utf-8\"]) or bytes with `{:as :bytes}`."
   ([session path] (read-all session path {}))
-  ([session path {:keys [as encoding] :or {encoding "utf-8"}}]
+  ([session path {:keys [as encoding] :or {encoding "utf-8"} :as opts}]
+   (utils/check-map "the options of read-all" opts)
+   (utils/check-charset ":encoding" encoding)
    (let [bs (utils/decode-base64 (pod-sftp/read-all session (str path)))]
      (if (= :bytes as) bs (String. ^bytes bs ^String encoding)))))
 
@@ -136,7 +141,9 @@
 
     (sftp/write s \"motd\" \"Back at 6pm\\n\" {:mode 0600})"
   ([session path content] (write session path content {}))
-  ([session path content {:keys [mode encoding] :or {encoding "utf-8"}}]
+  ([session path content {:keys [mode encoding] :or {encoding "utf-8"} :as opts}]
+   (utils/check-map "the options of write" opts)
+   (utils/check-charset ":encoding" encoding)
    (pod-sftp/write session (str path) (utils/encode-base64 (utils/->bytes content encoding)) (or mode 0644))
    nil))
 
@@ -170,7 +177,8 @@
     (with-open [out (sftp/output-stream s \"backup.tar\")]
       (io/copy (io/file \"backup.tar\") out))"
   ([session path] (output-stream session path {}))
-  ([session path {:keys [mode]}]
+  ([session path {:keys [mode] :as opts}]
+   (utils/check-map "the options of output-stream" opts)
    (let [f (pod-sftp/open session (str path) :write (or mode 0644))
          sock (utils/data-channel (pod-sftp/file-channel f))
          out (.getOutputStream sock)

@@ -42,6 +42,10 @@
     (user-info/new {:get-password #(System/getenv \"SSH_PASSWORD\")
                     :prompt-yes-no (fn [question] (println question) false)})"
   [callbacks]
+  (when-not (or (nil? callbacks) (map? callbacks))
+    (throw (ex-info (str "user-info callbacks must be a map of keyword to function, got "
+                         (if (string? callbacks) "a string" (type callbacks)))
+                    {:type :bbssh/bad-option})))
   (when-let [unknown (seq (remove known (keys callbacks)))]
     (throw (ex-info (str "unknown user-info callbacks: " (pr-str unknown))
                     {:type :bbssh/bad-option :callbacks (vec unknown)})))

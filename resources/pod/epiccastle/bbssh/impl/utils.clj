@@ -5,6 +5,39 @@
   (:import [java.util Base64]
            [java.util.concurrent LinkedBlockingQueue]))
 
+(defn describe
+  "A short rendering of x for an error message: the value when it is
+  short, else its type."
+  [x]
+  (cond
+    (and (string? x) (<= (count x) 40)) (pr-str x)
+    (string? x) "a string"
+    (or (nil? x) (number? x) (keyword? x) (boolean? x) (char? x)) (pr-str x)
+    :else (str "a " (.getName ^Class (class x)))))
+
+(defn bad-option
+  "Throws the ex-info of a wrong option or argument value."
+  [& message]
+  (throw (ex-info (apply str message) {:type :bbssh/bad-option})))
+
+(defn check-map
+  "Throws a :bbssh/bad-option ex-info unless x is a map or nil; what names
+  x in the message."
+  [what x]
+  (when-not (or (nil? x) (map? x))
+    (bad-option what " must be a map, got " (describe x)))
+  x)
+
+(defn check-charset
+  "Throws a :bbssh/bad-option ex-info unless enc names a character set
+  this platform has; what names it in the message."
+  [what enc]
+  (when-not (and (string? enc)
+                 (try (java.nio.charset.Charset/isSupported enc)
+                      (catch IllegalArgumentException _ false)))
+    (bad-option what " must name a supported character set such as \"utf-8\", got " (describe enc)))
+  enc)
+
 (defn encode-base64
   "Encodes a byte array as a base64 string."
   ^String [^bytes bs]
