@@ -187,6 +187,9 @@ func describeForward(f *bbssh.Forward) map[any]any {
 	if st.LastError != "" {
 		stats[kw("last-error")] = st.LastError
 	}
+	if st.Refused > 0 {
+		stats[kw("refused-connections")] = st.Refused
+	}
 	return map[any]any{kw("forward"): m, kw("stats"): stats}
 }
 

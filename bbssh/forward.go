@@ -108,6 +108,7 @@ func (f ForwardSpec) validate() error {
 type ForwardStats struct {
 	Active, Total     int64
 	BytesIn, BytesOut int64 // in: from target to client; out: client to target
+	Refused           int64 // connections refused for where they came from
 	LastError         string
 }
 
@@ -242,6 +243,9 @@ func (f *Forward) serve() {
 				f.Close()
 			}
 			return
+		}
+		if f.refuseOrigin(conn) {
+			continue
 		}
 		if !f.add(conn, true) {
 			conn.Close()

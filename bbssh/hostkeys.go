@@ -188,6 +188,11 @@ func (c *hostKeyChecker) record(hostname string, remote net.Addr, key ssh.Public
 		key = cert.Key // as OpenSSH: remember the plain key, not the certificate
 	}
 	file := c.files[0]
+	// A known_hosts that is a symlink (kept with dotfiles, say) stays
+	// one: the file it points to is the one rewritten.
+	if target, err := filepath.EvalSymlinks(file); err == nil {
+		file = target
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	old, err := os.ReadFile(file)
@@ -214,6 +219,9 @@ func (c *hostKeyChecker) record(hostname string, remote net.Addr, key ssh.Public
 		mode = st.Mode().Perm()
 	}
 	_, werr := tmp.Write(append(old, line.String()...))
+	if werr == nil {
+		werr = tmp.Sync() // on disk before the rename makes it the file
+	}
 	if cerr := tmp.Close(); werr == nil {
 		werr = cerr
 	}
