@@ -93,6 +93,9 @@ func (s *Session) Connect(ctx context.Context) error {
 		ctx, cancel = context.WithTimeout(ctx, opts.ConnectTimeout)
 		defer cancel()
 	}
+	// Prompts end when the server hangs up on the login (hangup.go).
+	ctx, hangUp := context.WithCancelCause(ctx)
+	defer hangUp(nil)
 	if a, ok := opts.Prompter.(availability); ok && !a.Available() {
 		opts.Prompter = nil
 	}
@@ -137,6 +140,7 @@ func (s *Session) Connect(ctx context.Context) error {
 			hops[i].Close()
 		}
 	}
+	conn = &hangupConn{Conn: conn, hangUp: hangUp}
 	// The handshake has no context of its own: closing the connection
 	// when ctx ends is what bounds it.
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
@@ -145,7 +149,14 @@ func (s *Session) Connect(ctx context.Context) error {
 	if err != nil {
 		conn.Close()
 		closeHops()
-		err = handshakeError(err, &opts, plan, interrupted, ctx)
+		if hungUp(ctx) {
+			interrupted = false // the server ended it, not a timeout
+		}
+		if hungUp(ctx) && plan.promptErr != nil && errors.Is(plan.promptErr, context.Canceled) {
+			err = errorf(KindAuth, nil, "authentication for %s@%s stopped: the server closed the connection while a prompt waited for its answer (its LoginGraceTime ran out)", opts.User, addr)
+		} else {
+			err = handshakeError(err, &opts, plan, interrupted, ctx)
+		}
 		opts.logf(LogError, "%v", err)
 		return err
 	}

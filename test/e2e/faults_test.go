@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -62,6 +63,31 @@ func TestSshdCut(t *testing.T) {
 			out, err := sc.wait()
 			if err != nil {
 				t.Fatalf("faults/sshd_cut.clj (%s) failed: %v\n%s\n--- sshd log tail ---\n%s", mode, err, out, tail(own.Logs(), 30))
+			}
+			logFigures(t, out)
+		})
+	}
+}
+
+// TestCallbackNeverReturns runs faults/callbacks.clj, whose user-info
+// never answers, against an sshd of its own with a short LoginGraceTime,
+// over both transports.
+func TestCallbackNeverReturns(t *testing.T) {
+	const grace = 3
+	own, err := testbed.Start(testbed.Options{Logf: t.Logf, ExtraConfig: fmt.Sprintf("LoginGraceTime %d\n", grace)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer own.Stop()
+	if own.Password == "" {
+		t.Skip("password login needs the tests to run as root")
+	}
+	for _, transport := range []string{"stdio", "socket"} {
+		t.Run(transport, func(t *testing.T) {
+			sc := startScript(t, "faults/callbacks.clj", own, transport, fmt.Sprintf("BBSSH_LOGIN_GRACE=%d", grace))
+			out, err := sc.wait()
+			if err != nil {
+				t.Fatalf("faults/callbacks.clj over %s failed: %v\n%s\n--- sshd log tail ---\n%s", transport, err, out, tail(own.Logs(), 30))
 			}
 			logFigures(t, out)
 		})
