@@ -84,10 +84,10 @@ func parseSSHOptions(host string, m pod.Map) (o bbssh.Options, err error) {
 	if o.User, err = m.String("username", ""); err != nil {
 		return o, err
 	}
-	if o.Password, err = m.String("password", ""); err != nil {
+	if o.Password, err = secretOption(m, "password"); err != nil {
 		return o, err
 	}
-	if o.Passphrase, err = m.String("passphrase", ""); err != nil {
+	if o.Passphrase, err = secretOption(m, "passphrase"); err != nil {
 		return o, err
 	}
 	if v, ok := m.Get("identity"); ok && v != nil {
@@ -106,7 +106,7 @@ func parseSSHOptions(host string, m pod.Map) (o bbssh.Options, err error) {
 			return o, badOption("option :identity must be a file name or a vector of them, got %s", pod.Describe(v))
 		}
 	}
-	if key, err := m.String("private-key", ""); err != nil {
+	if key, err := secretOption(m, "private-key"); err != nil {
 		return o, err
 	} else if key != "" {
 		o.PrivateKey = privateKeyText(key)
@@ -123,7 +123,7 @@ func parseSSHOptions(host string, m pod.Map) (o bbssh.Options, err error) {
 			return o, badOption("option :public-key bytes are not valid base64")
 		}
 	}
-	if b64, err := m.String("private-key-base64", ""); err != nil {
+	if b64, err := secretOption(m, "private-key-base64"); err != nil {
 		return o, err
 	} else if b64 != "" {
 		if o.PrivateKey, err = base64.StdEncoding.DecodeString(b64); err != nil {
@@ -304,13 +304,28 @@ func parseProxy(v any) (p bbssh.Proxy, err error) {
 	if p.Username, err = m.String("username", ""); err != nil {
 		return p, err
 	}
-	if p.Password, err = m.String("password", ""); err != nil {
+	if p.Password, err = secretOption(m, "password"); err != nil {
 		return p, err
 	}
 	if err := p.Validate(); err != nil {
 		return p, engineError(err)
 	}
 	return p, nil
+}
+
+// secretOption reads option key of m, a string holding a secret (a
+// password, passphrase or private key): a value of another type is named
+// by its type only, so that the error never shows the secret.
+func secretOption(m pod.Map, key string) (string, error) {
+	v, ok := m.Get(key)
+	if !ok || v == nil {
+		return "", nil
+	}
+	s, ok := v.(string)
+	if !ok {
+		return "", badOption("option :%s must be a string, got a value of type %s (not shown: it is a secret)", key, pod.TypeName(v))
+	}
+	return s, nil
 }
 
 func badOption(format string, args ...any) *pod.Error {

@@ -154,9 +154,9 @@ func (a *API) registerSessionConfig(ns *pod.Namespace) {
 			if err != nil {
 				return nil, err
 			}
-			pw, err := c.Args.String(1)
-			if err != nil {
-				return nil, err
+			pw, ok := c.Args.Get(1).(string)
+			if !ok { // named by type only: the value is a secret
+				return nil, pod.Errorf(pod.BadArgument, "argument 2 (the password) must be a string, got a value of type %s", pod.TypeName(c.Args.Get(1)))
 			}
 			s.Update(func(o *bbssh.Options) { o.Password = pw })
 			return nil, nil
