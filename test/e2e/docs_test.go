@@ -68,7 +68,8 @@ func exampleHome(t *testing.T) string {
 			kh.WriteString(strings.Replace(line, hostPort, name, 1) + "\n")
 		}
 	}
-	config := fmt.Sprintf("Host %s\n  HostName %s\n  Port %d\n  User %s\n\nHost 127.0.0.1 localhost ::1\n  Port %d\n  User %s\n",
+	// closed-port is a host where nothing listens, for failures.
+	config := fmt.Sprintf("Host %s\n  HostName %s\n  Port %d\n  User %s\n\nHost 127.0.0.1 localhost ::1\n  Port %d\n  User %s\n\nHost closed-port\n  HostName 127.0.0.1\n  Port 1\n",
 		strings.Join(docHosts, " "), server.Host, server.Port, server.User, server.Port, server.User)
 	for name, content := range map[string]string{"id_ed25519": string(key), "known_hosts": kh.String(), "config": config} {
 		if err := os.WriteFile(filepath.Join(sshDir, name), []byte(content), 0o600); err != nil {
@@ -336,5 +337,49 @@ func TestWithChecks(t *testing.T) {
 	wantUnchecked := []string{"(def p 8) ;; => 8", "   (b) ;; => 2", ";; => 9"}
 	if strings.Join(unchecked, "|") != strings.Join(wantUnchecked, "|") {
 		t.Errorf("unchecked %q, want %q", unchecked, wantUnchecked)
+	}
+}
+
+// TestBBEdn runs the README's bb.edn usage as written: its ```edn bb.edn
+// block becomes bb.edn in the working directory, and its ```clojure bb.edn
+// block the script, which requires the pod's namespaces without loading
+// the pod itself.
+func TestBBEdn(t *testing.T) {
+	md, err := os.ReadFile(filepath.Join(repo, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bbEdn, script string
+	for _, b := range mdoc.Blocks(md) {
+		if len(b.Attrs) == 1 && b.Attrs[0] == "bb.edn" {
+			switch b.Lang {
+			case "edn":
+				bbEdn = b.Code
+			case "clojure":
+				script = b.Code
+			}
+		}
+	}
+	if !strings.Contains(bbEdn, ":pods") || !strings.Contains(bbEdn, `:path "./bbssh"`) || script == "" {
+		t.Fatalf("README.md needs an ```edn bb.edn block with :pods {... {:path \"./bbssh\"}} and a ```clojure bb.edn block; got %q and %q", bbEdn, script)
+	}
+	if strings.Contains(script, "load-pod") {
+		t.Fatalf("the bb.edn example must not load the pod itself:\n%s", script)
+	}
+	work := exampleWorkDir(t, false)
+	if err := os.WriteFile(filepath.Join(work, "bb.edn"), []byte(bbEdn), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, checks, _ := withChecks("README.md bb.edn", script)
+	file := filepath.Join(work, "script.clj")
+	if err := os.WriteFile(file, []byte(checkHelper+code+"\n(println (:doc (meta #'bbssh/ssh)))\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := runExample(t, work, exampleEnv(exampleHome(t)), 2*time.Minute, file)
+	if got := len(checkMarker.FindAllString(out, -1)); got != checks || checks == 0 {
+		t.Fatalf("%d of %d results checked:\n%s", got, checks, out)
+	}
+	if !strings.Contains(out, "Opens an SSH session") {
+		t.Errorf("(doc) metadata missing with bb.edn loading:\n%s", out)
 	}
 }
