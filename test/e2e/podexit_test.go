@@ -19,7 +19,8 @@ import (
 )
 
 // TestClientGoesAway makes the pod's client vanish while the pod holds a
-// session with a -L and a -R forward, each carrying an open connection, a
+// session with a -L and a -R forward, each carrying an open connection (and
+// a -L on a unix socket and a -D), a
 // session through a ProxyCommand (with a background process of its own),
 // a running command and a call waiting for it: stdin closed, the client
 // killed (stdin and stdout closed), the socket closed, SIGTERM. Each time
@@ -107,13 +108,14 @@ func TestClientGoesAway(t *testing.T) {
 
 // workload is what a case holds open when its client goes away.
 type workload struct {
-	lport, rport int
-	lconn, rconn net.Conn
-	wait         chan map[string]any // the pending exec/wait
+	lport, rport, dport int
+	unixSock            string // a -L listening on a unix socket
+	lconn, rconn        net.Conn
+	wait                chan map[string]any // the pending exec/wait
 }
 
 // openWorkload opens, through p: a session with a -L and a -R forward to
-// echo, one live connection through each, a command reading its stdin
+// echo, one live connection through each, a -L on a unix socket, a -D, a command reading its stdin
 // (it ends when its session does) with a call waiting for it, and a
 // second session, with a -R forward too, through a ProxyCommand.
 func openWorkload(t *testing.T, p *rawPod, srv *testbed.Server, echo int, dir, mark string) *workload {
@@ -127,6 +129,10 @@ func openWorkload(t *testing.T, p *rawPod, srv *testbed.Server, echo int, dir, m
 		fmt.Sprintf(`[%s {:local-port 0 :remote-host "127.0.0.1" :remote-port %d}]`, s, echo))
 	w.rport = p.invokeInt(t, "pod.epiccastle.bbssh.pod.forward/forward-remote",
 		fmt.Sprintf(`[%s {:remote-port 0 :local-port %d}]`, s, echo))
+	w.unixSock = filepath.Join(dir, "forward.sock")
+	p.invokeInt(t, "pod.epiccastle.bbssh.pod.forward/forward-local",
+		fmt.Sprintf(`[%s {:local-unix-socket %q :remote-host "127.0.0.1" :remote-port %d}]`, s, w.unixSock, echo))
+	w.dport = p.invokeInt(t, "pod.epiccastle.bbssh.pod.forward/forward-dynamic", fmt.Sprintf(`[%s {:local-port 0}]`, s))
 	w.lconn = echoedConn(t, w.lport)
 	w.rconn = echoedConn(t, w.rport)
 	proc := p.invoke(t, "pod.epiccastle.bbssh.pod.exec/start", fmt.Sprintf(`[%s "cat" {:in-stream true :out :discard :err :discard :env {"BBSSH_FAULT_MARK" %q}}]`, s, mark))
@@ -161,9 +167,14 @@ func (w *workload) check(t *testing.T, srv *testbed.Server, mark string) {
 	default:
 		// No reply at all is fine: the client is gone.
 	}
-	if c, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(w.lport)), time.Second); err == nil {
-		c.Close()
-		t.Errorf("the -L listener on port %d still accepts", w.lport)
+	for name, port := range map[string]int{"-L": w.lport, "-D": w.dport} {
+		if c, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), time.Second); err == nil {
+			c.Close()
+			t.Errorf("the %s listener on port %d still accepts", name, port)
+		}
+	}
+	if _, err := os.Lstat(w.unixSock); err == nil {
+		t.Errorf("the -L unix socket %s is still there", w.unixSock)
 	}
 	for name, c := range map[string]net.Conn{"-L": w.lconn, "-R": w.rconn} {
 		// The -L connection ends with the pod; the -R one when sshd

@@ -3,7 +3,8 @@
 ;; (BBSSH_FAULT_MODE=kill: the kernel closes the connection) or freezes
 ;; (=freeze: the connection stays open and only keepalives can tell) once
 ;; this script says that a -L transfer, a -R transfer, a streaming command,
-;; an scp upload and an scp download are all moving bytes.
+;; an scp upload, an scp download and an sftp download are all moving
+;; bytes.
 ;;
 ;; Every pending operation must end with an error (or, for a byte stream,
 ;; end of file) within a few seconds, the forwarded sockets must be closed,
@@ -26,6 +27,7 @@
 (c/load-pod!)
 (require '[pod.epiccastle.bbssh.core :as bbssh]
          '[pod.epiccastle.bbssh.scp :as scp]
+         '[pod.epiccastle.bbssh.sftp :as sftp]
          '[pod.epiccastle.bbssh.session :as session])
 
 (def mode (c/env "BBSSH_FAULT_MODE"))
@@ -140,20 +142,24 @@
         ;; scp both ways
         up (atom 0)
         down (atom 0)
+        sftp-down (atom 0)
         dest (io/file (n/temp-dir) "big")
+        sftp-dest (io/file (n/temp-dir) "big")
         scp-up (outcome #(scp/scp-to [[(endless-input big) {:filename "up" :size big}]] tmp
                                      {:session s :progress-fn (fn [_ {:keys [offset]}] (reset! up offset))}))
         scp-down (outcome #(scp/scp-from (str tmp "/big") (str dest)
                                          {:session s :progress-fn (fn [_ {:keys [offset]}] (reset! down offset))}))
+        sftp-get (outcome #(sftp/get s (str tmp "/big") (str sftp-dest)
+                                     {:progress-fn (fn [_ {:keys [offset]}] (reset! sftp-down offset))}))
         ;; (the -R client's peer is sshd itself: what happens to it is
         ;; not the pod's doing, so only its target side is checked)
         pending {"-L client write" l-writer "-L client read" l-reader
                  "-R target read" r-sink
                  "exec stream" ex-stream "exec deref" ex-wait
-                 "scp-to" scp-up "scp-from" scp-down}
-        moving? (fn [] (every? #(> @% (* 4 1024 1024)) [lread sunk streamed up down]))]
+                 "scp-to" scp-up "scp-from" scp-down "sftp get" sftp-get}
+        moving? (fn [] (every? #(> @% (* 4 1024 1024)) [lread sunk streamed up down sftp-down]))]
     (is (n/wait-until 30000 moving?) "every transfer moves bytes before the cut")
-    (println "before the cut:" {:-L @lread :-R @sunk :exec @streamed :scp-to @up :scp-from @down})
+    (println "before the cut:" {:-L @lread :-R @sunk :exec @streamed :scp-to @up :scp-from @down :sftp @sftp-down})
     (is (every? #(not (realized? %)) (vals pending)) "nothing has ended before the cut")
     (signal! "ready")
     (let [cut (Long/parseLong (await-file "cut" 60000))
@@ -173,11 +179,12 @@
         (doseq [[what f types] [["exec deref" ex-wait #{:bbssh/closed}]
                                 ["scp-to" scp-up #{:bbssh/closed}]
                                 ;; bbssh 0.6's type for an scp stream that ended
-                                ["scp-from" scp-down #{:pod.epiccastle.bbssh.scp/scp-disconnect :bbssh/closed}]]]
+                                ["scp-from" scp-down #{:pod.epiccastle.bbssh.scp/scp-disconnect :bbssh/closed}]
+                                ["sftp get" sftp-get #{:bbssh/closed :bbssh/sftp-failed}]]]
           (let [r (deref f 0 nil)]
             (is (= :error (:how r)) (str what " throws"))
             (is (contains? types (:type r)) (str what " throws with :type " types ", got " (:type r)))
-            (is (re-find #"connection .*(was lost|ended)" (str (:what r))) (str what " says the connection was lost: " (:what r)))))
+            (is (re-find #"connection (.*(was lost|ended)|lost)" (str (:what r))) (str what " says the connection was lost: " (:what r)))))
         (let [[local] (session/get-port-forwarding-local s)]
           (is (= lport (:local-port local)))
           (is (re-find #"connection to .* was lost" (str (:closed local))) (str "the -L forward says why: " (:closed local)))))
