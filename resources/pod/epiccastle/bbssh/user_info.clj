@@ -37,7 +37,11 @@
   - `:show-message (fn [message])` the server's banner
 
   Returns a handle such as `:bbssh/user-info-3`. A callback that throws
-  fails the question (and so the connection) instead of hanging it.
+  fails the question (and so the connection) instead of hanging it. One
+  that never returns is waited for as OpenSSH waits for a person: until
+  the server gives up on the login (its LoginGraceTime), `:connect-timeout`
+  passes, or the script releases the user-info
+  (`pod.epiccastle.bbssh.pod.registry/release`); each fails the connection.
 
     (user-info/new {:get-password #(System/getenv \"SSH_PASSWORD\")
                     :prompt-yes-no (fn [question] (println question) false)})"
