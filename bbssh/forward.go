@@ -80,10 +80,9 @@ func (f ForwardSpec) validateListen() error {
 	return nil
 }
 
-func (f ForwardSpec) validate() error {
-	if err := f.validateListen(); err != nil {
-		return err
-	}
+// validateLengths refuses host names and paths too long for one request
+// (see MaxHostLen).
+func (f ForwardSpec) validateLengths() error {
 	for _, c := range []struct {
 		what, s string
 		max     int
@@ -92,6 +91,16 @@ func (f ForwardSpec) validate() error {
 		if err := checkLen(c.what, c.s, c.max); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+func (f ForwardSpec) validate() error {
+	if err := f.validateListen(); err != nil {
+		return err
+	}
+	if err := f.validateLengths(); err != nil {
+		return err
 	}
 	if !f.Dynamic && f.TargetUnix == "" {
 		if f.TargetPort < 1 || f.TargetPort > 65535 {

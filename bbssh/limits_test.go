@@ -29,6 +29,8 @@ func TestRequestStringLimits(t *testing.T) {
 		{"forward socket path", with(func(s *ForwardSpec) { s.TargetUnix = "/" + long(MaxPathLen) }).validate(), "target socket path of 4097 bytes"},
 		{"listening socket path", with(func(s *ForwardSpec) { s.ListenUnix = "/" + long(MaxPathLen) }).validate(), "listening socket path of 4097 bytes"},
 		{"spec string", second(ParseForwardSpec(LocalForward, "8080:db:"+long(10<<20))), "local forward spec of 10485768 bytes"},
+		// found by FuzzParseForwardSpec: a spec that parses must be valid
+		{"host in a spec string", second(ParseForwardSpec(LocalForward, "8080:"+long(2000)+":80")), "target host of 2000 bytes"},
 		{"host name", NewSession(Options{Host: long(10 << 20), Port: 22, User: "u", NoConfig: true}).Connect(context.Background()), "host name of 10485760 bytes"},
 		{"user name", NewSession(Options{Host: "127.0.0.1", Port: 1, User: long(2000), NoConfig: true}).Connect(context.Background()), "user name of 2000 bytes"},
 	}

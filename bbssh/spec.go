@@ -51,6 +51,9 @@ func ParseForwardSpec(kind ForwardKind, spec string) (ForwardSpec, error) {
 	if err != nil {
 		return ForwardSpec{}, errorf(KindBadOption, nil, "bad %s forward spec %q: %s", kind, spec, err)
 	}
+	if err := out.validateLengths(); err != nil {
+		return ForwardSpec{}, err
+	}
 	return out, nil
 }
 
