@@ -50,6 +50,7 @@ func (a *API) Register(srv *pod.Server) {
 	a.registerSftp(srv.Namespace("pod.epiccastle.bbssh.pod.sftp"))
 	a.registerLog(srv.Namespace("pod.epiccastle.bbssh.pod.log"))
 	a.registerDebug(srv.Namespace("pod.epiccastle.bbssh.pod.debug")) // diagnostics for leak checks
+	a.registerLower(srv)
 }
 
 // Close closes every session, and so every forward and command on them.

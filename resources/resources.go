@@ -28,6 +28,8 @@ var clientOrder = []string{
 	"pod.epiccastle.bbssh.core",
 	"pod.epiccastle.bbssh.scp",
 	"pod.epiccastle.bbssh.sftp",
+	"pod.epiccastle.bbssh.key-pair",
+	"pod.epiccastle.bbssh.host-key",
 }
 
 // ClientNamespaces returns the client-side namespaces in load order.
