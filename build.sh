@@ -9,6 +9,13 @@
 #                       throwaway OpenSSH sshd on 127.0.0.1
 #   ./build.sh bench    build, then measure the pod against OpenSSH's ssh
 #                       on the same sshd and write bench/RESULTS.md
+#   ./build.sh docs     build, then render docs/*.md and an API reference made
+#                       from the pod's var metadata into build/docs/ (HTML);
+#                       fails on a broken internal link
+#   ./build.sh release  cross-compile static binaries for every platform of
+#                       resources/pod-manifest.edn, zip them under the names it
+#                       gives into build/release/, with SHA256SUMS and the
+#                       manifest with each zip's sum, checked against each other
 #
 # Missing system packages (openssh-server, clojure, ...) are installed
 # with apt-get when running as root.
@@ -98,10 +105,21 @@ run_bench() {
   go run ./bench -pod "$PWD/build/bbssh" "$@"
 }
 
+run_docs() {
+  go run ./tools/docsite -pod build/bbssh -out build/docs
+}
+
+run_release() {
+  command -v go >/dev/null || { echo "build.sh: Go is required (https://go.dev/dl/)" >&2; exit 1; }
+  go run ./tools/release -out build/release
+}
+
 case "${1:-build}" in
   build) need_packages; build ;;
   test) need_packages; build; run_tests ;;
   demo) need_packages; build; run_demo ;;
   bench) need_packages; build; shift; run_bench "$@" ;;
-  *) echo "usage: $0 [build|test|demo|bench]" >&2; exit 2 ;;
+  docs) need_packages; build; run_docs ;;
+  release) run_release ;;
+  *) echo "usage: $0 [build|test|demo|bench|docs|release]" >&2; exit 2 ;;
 esac

@@ -93,7 +93,7 @@ func exampleWorkDir(t *testing.T, withBBEdn bool) string {
 		}
 	}
 	if withBBEdn {
-		if err := os.WriteFile(filepath.Join(work, "bb.edn"), []byte("{:pods {epiccastle/bbssh {:path \"./bbssh\"}}}\n"), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(work, "bb.edn"), []byte("{:pods {bbssh/bbssh {:path \"./bbssh\"}}}\n"), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
