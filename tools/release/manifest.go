@@ -13,10 +13,10 @@ import (
 // Manifest is a pod-registry manifest (manifests/<org>/<name>/<version>/
 // manifest.edn in the babashka pod registry).
 type Manifest struct {
-	Name      edn.Symbol             `edn:"pod/name"`
-	Version   string                 `edn:"pod/version"`
-	Options   map[edn.Keyword]any    `edn:"pod/options"`
-	Artifacts []Artifact             `edn:"pod/artifacts"`
+	Name      edn.Symbol          `edn:"pod/name"`
+	Version   string              `edn:"pod/version"`
+	Options   map[edn.Keyword]any `edn:"pod/options"`
+	Artifacts []Artifact          `edn:"pod/artifacts"`
 }
 
 // Artifact is one platform's download.
