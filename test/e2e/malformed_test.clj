@@ -83,7 +83,7 @@
    ["timeout as a string" session/connect [s "10"] :bbssh/bad-argument "timeout must be an integer, got string \"10\""]
    ["port as a map" session/set-port [s {:port 22}] :bbssh/bad-argument "argument 2 must be an integer, got a map"]
    ["host as a keyword" session/set-host [s :localhost] :bbssh/bad-argument "argument 2 must be a string, got keyword :localhost"]
-   ["password as an integer" session/set-password [s 1234] :bbssh/bad-argument "argument 2 must be a string, got integer 1234"]
+   ["password as an integer" session/set-password [s 1234] :bbssh/bad-argument "must be a string, got"]
    ["config key unknown" session/set-config [s :chiper "aes128-ctr"] :bbssh/bad-option "unknown config key \"chiper\""]
    ["config value as an integer" session/set-config [s :cipher 42] :bbssh/bad-option "a config value is a string, keyword or boolean"]
    ["set-configs of a string" session/set-configs [s "cipher=x"] :bbssh/bad-option "the settings of set-configs must be a map"]
