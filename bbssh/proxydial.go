@@ -15,7 +15,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 )
 
@@ -495,7 +494,7 @@ func CommandConn(ctx context.Context, command string, stderr io.Writer) (net.Con
 	cmd.Stdin = inR
 	cmd.Stdout = outW
 	cmd.Stderr = stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = groupAttr()
 	// A process that left the group could keep stderr open for ever.
 	cmd.WaitDelay = proxyCommandKillWait
 	err = cmd.Start()
@@ -541,14 +540,14 @@ func (c *commandConn) Close() error {
 		// that would keep the connection (and stderr) open for ever. A
 		// pid stays reserved while it names a live process group, so the
 		// signal cannot reach a stranger while a member is alive.
-		syscall.Kill(-c.cmd.Process.Pid, syscall.SIGTERM)
+		signalGroup(c.cmd.Process, false)
 		t := time.NewTimer(proxyCommandTermWait)
 		select {
 		case <-c.exited:
 			t.Stop()
 		case <-t.C:
 		}
-		syscall.Kill(-c.cmd.Process.Pid, syscall.SIGKILL)
+		signalGroup(c.cmd.Process, true)
 		t = time.NewTimer(proxyCommandKillWait)
 		select {
 		case <-c.exited:
