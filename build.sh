@@ -16,6 +16,10 @@
 #                       resources/pod-manifest.edn, zip them under the names it
 #                       gives into build/release/, with SHA256SUMS and the
 #                       manifest with each zip's sum, checked against each other
+#   ./build.sh soak [minutes]
+#                       build, then cycle sessions, forwards, commands and
+#                       copies for that long (default 3) and fail on a leak
+#                       of goroutines, descriptors, handles or heap
 #
 # Missing system packages (openssh-server, clojure, ...) are installed
 # with apt-get when running as root.
@@ -105,6 +109,13 @@ run_bench() {
   go run ./bench -pod "$PWD/build/bbssh" "$@"
 }
 
+run_soak() {
+  local minutes=${1:-3}
+  [[ "$minutes" =~ ^[0-9]+$ ]] || { echo "usage: $0 soak [minutes]" >&2; exit 2; }
+  BBSSH_POD="$PWD/build/bbssh" BBSSH_SOAK_SECONDS=$((minutes * 60)) BBSSH_E2E_DIR="$PWD/test/e2e" \
+    go run ./test/cmd/testsshd -- test/client/pbb bench/soak.clj
+}
+
 run_docs() {
   go run ./tools/docsite -pod build/bbssh -out build/docs
 }
@@ -121,5 +132,6 @@ case "${1:-build}" in
   bench) need_packages; build; shift; run_bench "$@" ;;
   docs) need_packages; build; run_docs ;;
   release) run_release ;;
-  *) echo "usage: $0 [build|test|demo|bench|docs|release]" >&2; exit 2 ;;
+  soak) need_packages; build; shift; run_soak "$@" ;;
+  *) echo "usage: $0 [build|test|demo|bench|soak|docs|release]" >&2; exit 2 ;;
 esac
