@@ -383,3 +383,43 @@ func TestBBEdn(t *testing.T) {
 		t.Errorf("(doc) metadata missing with bb.edn loading:\n%s", out)
 	}
 }
+
+// TestDocsSite builds the HTML site as ./build.sh docs does, from the
+// pod under test, and looks at what it made: every page, and an API
+// reference with each public function's arglists and docstring.
+func TestDocsSite(t *testing.T) {
+	out := t.TempDir()
+	cmd := exec.Command("go", "run", "./tools/docsite", "-pod", podPath, "-out", out)
+	cmd.Dir = repo
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("docsite: %v\n%s", err, msg)
+	} else {
+		t.Logf("%s", strings.TrimSpace(string(msg)))
+	}
+	pages, _ := filepath.Glob(filepath.Join(repo, "docs", "*.md"))
+	for _, p := range pages {
+		name := strings.TrimSuffix(filepath.Base(p), ".md") + ".html"
+		if name == "README.html" {
+			name = "index.html"
+		}
+		if _, err := os.Stat(filepath.Join(out, name)); err != nil {
+			t.Errorf("%s was not rendered: %v", p, err)
+		}
+	}
+	api, err := os.ReadFile(filepath.Join(out, "api.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		`<h3 id="pod.epiccastle.bbssh.core-ssh"><code>ssh</code></h3>`,
+		`<code>(ssh hostname &amp; [options])</code>`,
+		"Opens an SSH session to `hostname`",
+		`id="pod.epiccastle.bbssh.session-set-port-forwarding-local"`,
+		`id="pod.epiccastle.bbssh.sftp-exists-p"`,
+		`id="pod.epiccastle.bbssh.pod.exec-start"`,
+	} {
+		if !strings.Contains(string(api), want) {
+			t.Errorf("api.html lacks %s", want)
+		}
+	}
+}
