@@ -109,8 +109,15 @@
         (session/delete-port-forwarding-remote s {:remote-port rport})
         (.close ^java.net.ServerSocket (:server target))))))
 
+(defn reserved-port
+  "A socket bound to a free port on 127.0.0.1 that does not listen: the
+  port refuses connections and nobody else can take it until it closes."
+  ^java.net.Socket []
+  (doto (java.net.Socket.) (.bind (java.net.InetSocketAddress. "127.0.0.1" 0))))
+
 (deftest a-refusing-target-is-given-up-at-once
-  (let [dead-port (n/free-port)
+  (let [reservation (reserved-port)
+        dead-port (.getLocalPort reservation)
         lport (session/set-port-forwarding-local s {:local-port 0 :remote-host "127.0.0.1" :remote-port dead-port
                                                     :connect-timeout 10000})
         rport (session/set-port-forwarding-remote s {:remote-port 0 :local-port dead-port :connect-timeout 10000})]
@@ -121,6 +128,7 @@
         (when secs
           (is (< secs 2.0) (str what ": closed at once, not after :connect-timeout (10 s); took " secs " s")))))
     (testing "the listeners keep serving once the target is up"
+      (.close reservation)
       (with-open [server (java.net.ServerSocket. (int dead-port) 50 (java.net.InetAddress/getByName "127.0.0.1"))]
         (echo-on! server)
         (is (n/round-trip "127.0.0.1" lport 1000000 72) "through -L")
