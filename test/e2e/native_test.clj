@@ -16,8 +16,12 @@
          '[pod.epiccastle.bbssh.user-info :as user-info])
 
 (def public-namespaces
-  '[pod.epiccastle.bbssh.core pod.epiccastle.bbssh.session pod.epiccastle.bbssh.scp
-    pod.epiccastle.bbssh.sftp pod.epiccastle.bbssh.user-info])
+  "Every client namespace scripts use (not the implementation ones)."
+  (->> (all-ns) (map ns-name)
+       (filter #(str/starts-with? (str %) "pod.epiccastle.bbssh."))
+       (remove #(str/starts-with? (str %) "pod.epiccastle.bbssh.pod."))
+       (remove #(str/includes? (str %) ".impl."))
+       sort))
 
 (def pod-namespaces
   (->> (all-ns) (map ns-name) (filter #(str/starts-with? (str %) "pod.epiccastle.bbssh.pod.")) sort))
@@ -31,6 +35,7 @@
       (is (str/includes? shown "([hostname & [options]])"))
       (is (str/includes? shown "(ssh \""))))
   (testing "every public client function has a docstring with an example and arglists"
+    (is (<= 5 (count public-namespaces)) (str "client namespaces: " (vec public-namespaces)))
     (doseq [ns public-namespaces
             [sym v] (ns-publics ns)
             :when (and (fn? @v) (not (str/starts-with? (name sym) "->")) (not (str/starts-with? (name sym) "map->")))]

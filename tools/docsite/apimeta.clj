@@ -6,12 +6,21 @@
 
 (pods/load-pod (first *command-line-args*))
 
-(def public
+(defn internal? [ns-sym]
+  (str/starts-with? (str ns-sym) "pod.epiccastle.bbssh.pod."))
+
+(def first-ones
   '[pod.epiccastle.bbssh.core pod.epiccastle.bbssh.session pod.epiccastle.bbssh.scp
     pod.epiccastle.bbssh.sftp pod.epiccastle.bbssh.user-info])
 
-(defn internal? [ns-sym]
-  (str/starts-with? (str ns-sym) "pod.epiccastle.bbssh.pod."))
+(def public
+  "The client namespaces scripts use: the main ones first, then the rest
+  by name (implementation namespaces left out)."
+  (let [all (->> (all-ns) (map ns-name)
+                 (filter #(str/starts-with? (str %) "pod.epiccastle.bbssh."))
+                 (remove internal?)
+                 (remove #(str/includes? (str %) ".impl.")))]
+    (concat (filter (set all) first-ones) (sort (remove (set first-ones) all)))))
 
 (defn describe-ns [ns-sym]
   (let [ns (the-ns ns-sym)]
