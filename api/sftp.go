@@ -150,7 +150,7 @@ func (a *API) registerSftp(ns *pod.Namespace) {
 				if err := checkPaths(c, 1, 2); err != nil {
 					return err
 				}
-				_, client, err := a.sftpOf(c)
+				s, client, err := a.sftpOf(c)
 				if err != nil {
 					return err
 				}
@@ -168,10 +168,11 @@ func (a *API) registerSftp(ns *pod.Namespace) {
 				}
 				o, progress := sftpOptions(m)
 				progressEvents(c, progress, func(f func(string, int64, int64)) { o.Progress = throttled(f) })
+				dead := s.Done()
 				if dir == "download" {
-					return engineError(client.Get(c.Ctx, from, to, o))
+					return engineError(s.LostDuring(dead, client.Get(c.Ctx, from, to, o)))
 				}
-				return engineError(client.Put(c.Ctx, from, to, o))
+				return engineError(s.LostDuring(dead, client.Put(c.Ctx, from, to, o)))
 			}})
 	}
 	a.sftpVar(ns, "stat", 2, 2, "[session path]", "The attributes of path, following symlinks. E.g. (stat s \"apps/app.jar\") ;; => {:type :file :size 1234 :mode 0644 ...}",

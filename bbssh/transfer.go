@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/pkg/sftp"
 )
 
 // This file runs scp and sftp on a session: the protocol code lives in
@@ -109,7 +111,7 @@ func (s *Session) lostDuring(dead <-chan struct{}, err error) error {
 		var netErr *net.OpError
 		var scpErr *ScpError
 		cut := errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.As(err, &netErr) ||
-			(errors.As(err, &scpErr) && scpErr.Code == -1)
+			(errors.As(err, &scpErr) && scpErr.Code == -1) || errors.Is(err, sftp.ErrSSHFxConnectionLost)
 		if !cut {
 			return nil
 		}
@@ -123,6 +125,21 @@ func (s *Session) lostDuring(dead <-chan struct{}, err error) error {
 	addr := s.resolved.Addr()
 	s.mu.Unlock()
 	return errorf(KindClosed, err, "the connection to %s was lost", addr)
+}
+
+// LostDuring returns err, the failure of an operation begun while the
+// connection whose end closes dead (Done's channel then) was up, restated
+// as "the connection to ... was lost" when that is what happened, so that
+// every transfer cut by a dead server fails the same way; any other error
+// is returned unchanged.
+func (s *Session) LostDuring(dead <-chan struct{}, err error) error {
+	if err == nil {
+		return nil
+	}
+	if lost := s.lostDuring(dead, err); lost != nil {
+		return lost
+	}
+	return err
 }
 
 // limitedBuffer keeps the first 64 KiB written to it.
