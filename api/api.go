@@ -30,12 +30,13 @@ type API struct {
 	mu       sync.Mutex
 	owned    map[*bbssh.Session][]pod.Handle // handles released with their session
 	forwards map[*bbssh.Session][]*bbssh.Forward
+	low      lowerState // the lower-level namespaces' state (lower.go)
 }
 
 // New returns an API with an empty registry.
 func New() *API {
 	return &API{reg: pod.NewRegistry(ErrorNS), Stderr: os.Stderr, owned: map[*bbssh.Session][]pod.Handle{},
-		forwards: map[*bbssh.Session][]*bbssh.Forward{}}
+		forwards: map[*bbssh.Session][]*bbssh.Forward{}, low: newLowerState()}
 }
 
 // Register adds every pod var to srv.

@@ -25,6 +25,8 @@ var sshOptionKeys = map[string]bool{
 	"config-file": true, "proxy": true, "jump-host": true, "keepalive-interval": true,
 	"keepalive-count-max": true, "public-key": true, "public-key-base64": true, "user-info": true,
 	"debug-log": true, // a logger handle (pod.epiccastle.bbssh.pod.log/new), from :debug-fn
+	// handles of the lower-level namespaces (agent.go)
+	"agent": true, "identity-repository": true, "host-key-repository": true,
 }
 
 // connectionOptionKeys are the keys of :connection-options, each a

@@ -126,6 +126,9 @@ func (a *API) handleOptions(opts *bbssh.Options, m pod.Map) error {
 			opts.Messages = u
 		}
 	}
+	if err := a.lowerOptions(opts, m); err != nil { // :agent, :identity-repository... (agent.go)
+		return err
+	}
 	if v, ok := m.Get("jump-host"); ok && v != nil {
 		if _, isString := v.(string); !isString {
 			via, err := a.session(v)
@@ -158,6 +161,8 @@ func (a *API) registerRegistry(ns *pod.Namespace) {
 			case *userInfo:
 				o.Close()
 			case *process:
+				o.Close()
+			case interface{ Close() error }: // the lower-level namespaces' objects
 				o.Close()
 			}
 			return nil, nil

@@ -202,6 +202,9 @@ func (a *API) answerCallback(c *pod.Call, r callbackResult) error {
 	if err != nil {
 		return err
 	}
+	if a.low.hub.answer(id, r) { // an object of callbacks.go
+		return nil
+	}
 	found := false
 	a.reg.Each("user-info", func(obj any) {
 		if !found {

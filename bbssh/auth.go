@@ -69,6 +69,8 @@ func newAuthPlan(ctx context.Context, o *Options) (*authPlan, error) {
 			}
 		}
 	}
+	repoSigners, repoNotes := identitySigners(ctx, o)
+	signers, p.notes = append(signers, repoSigners...), append(p.notes, repoNotes...)
 	files := append([]string(nil), o.IdentityFiles...)
 	if !o.NoDefaultIdentities {
 		files = append(files, defaultIdentityFiles()...)

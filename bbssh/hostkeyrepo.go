@@ -9,11 +9,14 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 
+	"github.com/skeema/knownhosts"
 	"golang.org/x/crypto/ssh"
 )
 
@@ -401,4 +404,37 @@ func (k *KnownHosts) HostKeys(host, typ string) ([]*HostKey, error) {
 		}
 	}
 	return out, nil
+}
+
+// checkRepository checks key with the checker's HostKeyRepository: known
+// keys pass, changed and revoked ones are refused, unknown ones go to the
+// policy as with known_hosts files.
+func (c *hostKeyChecker) checkRepository(hostname string, remote net.Addr, key ssh.PublicKey) error {
+	host, fp := knownhosts.Normalize(hostname), ssh.FingerprintSHA256(key)
+	status, err := c.repo.Check(c.ctx, host, key)
+	if err != nil {
+		return errorf(KindConnect, err, "checking the host key of %s with the host key repository", host)
+	}
+	switch status {
+	case HostKeyOK:
+		return nil
+	case HostKeyChanged:
+		return &HostKeyError{Kind: KindHostKeyChanged, Host: host, KeyType: key.Type(), Fingerprint: fp, KnownHosts: []string{"the host key repository"}}
+	case HostKeyRevoked:
+		return &HostKeyError{Kind: KindHostKeyRevoked, Host: host, KeyType: key.Type(), Fingerprint: fp}
+	}
+	return c.unknown(hostname, remote, key, "")
+}
+
+// recordRepository adds an accepted key to the HostKeyRepository.
+func (c *hostKeyChecker) recordRepository(hostname string, key ssh.PublicKey) error {
+	if cert, ok := key.(*ssh.Certificate); ok {
+		key = cert.Key
+	}
+	host := knownhosts.Normalize(hostname)
+	if err := c.repo.Add(c.ctx, host, key); err != nil {
+		return errorf(KindConnect, err, "recording the host key of %s in the host key repository", host)
+	}
+	c.messages(fmt.Sprintf("Warning: Permanently added '%s' (%s) to the host key repository.", host, keyTypeName(key.Type())))
+	return nil
 }

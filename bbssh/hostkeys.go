@@ -55,6 +55,7 @@ type hostKeyChecker struct {
 	ctx      context.Context // of the connection attempt, for prompts
 	messages func(string)
 	db       *knownhosts.HostKeyDB // nil when no file exists
+	repo     HostKeyRepository     // replaces files and db when set
 	mu       *sync.Mutex           // serialises writes to files[0]
 }
 
@@ -68,6 +69,10 @@ func newHostKeyChecker(ctx context.Context, o *Options) (*hostKeyChecker, error)
 		mu: &knownHostsWriteMu, messages: func(string) {}}
 	if o.Messages != nil {
 		c.messages = func(s string) { fmt.Fprintln(o.Messages, s) }
+	}
+	if o.HostKeyRepository != nil {
+		c.repo, c.files = o.HostKeyRepository, nil
+		return c, nil
 	}
 	var existing []string
 	for _, f := range o.KnownHosts {
@@ -99,6 +104,9 @@ func (c *hostKeyChecker) algorithms(addr string) []string {
 func (c *hostKeyChecker) callback(hostname string, remote net.Addr, key ssh.PublicKey) error {
 	fp := ssh.FingerprintSHA256(key)
 	host := knownhosts.Normalize(hostname)
+	if c.repo != nil {
+		return c.checkRepository(hostname, remote, key)
+	}
 	if c.db != nil {
 		err := c.db.HostKeyCallback()(hostname, remote, key)
 		if err == nil {
@@ -181,6 +189,9 @@ func (c *hostKeyChecker) unknown(hostname string, remote net.Addr, key ssh.Publi
 // through a temporary file and a rename, so a crash never leaves it half
 // written.
 func (c *hostKeyChecker) record(hostname string, remote net.Addr, key ssh.PublicKey) error {
+	if c.repo != nil {
+		return c.recordRepository(hostname, key)
+	}
 	if len(c.files) == 0 {
 		return nil
 	}

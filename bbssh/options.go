@@ -68,6 +68,17 @@ type Options struct {
 	// Options set here win over the file, as on ssh's command line.
 	ConfigFile string
 	NoConfig   bool
+	// ConfigSource, when set, replaces the config file: it says what the
+	// config holds for a host (JSch's ConfigRepository, set through a
+	// bbssh agent). NoConfig still wins.
+	ConfigSource ConfigSource
+	// HostKeyRepository, when set, replaces KnownHosts: Connect checks
+	// server keys with it and records the keys the policy accepts in it.
+	HostKeyRepository HostKeyRepository
+	// Identities, when set, are offered in publickey auth after the
+	// ssh-agent's keys and before IdentityFiles (JSch's
+	// IdentityRepository: a bbssh agent's keys, a script's own).
+	Identities IdentitySource
 
 	// Proxy, when set, reaches the server through an HTTP or SOCKS proxy.
 	Proxy *Proxy

@@ -33,7 +33,12 @@ func (o Options) resolve() (Options, HostConfig, error) {
 	if u, err := user.Current(); err == nil {
 		localUser = u.Username
 	}
-	hc, err := ReadSSHConfig(expandHome(path), o.Host, localUser)
+	var err error
+	if o.ConfigSource != nil {
+		hc, err = o.ConfigSource.HostConfig(o.Host, localUser)
+	} else {
+		hc, err = ReadSSHConfig(expandHome(path), o.Host, localUser)
+	}
 	if o.ConfigFile == "" && (errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission)) {
 		// As ssh, a default config it cannot open is no config.
 		return o, HostConfig{}, nil

@@ -89,6 +89,12 @@ func ReadSSHConfig(path, host, localUser string) (HostConfig, error) {
 	if err != nil {
 		return HostConfig{}, errorf(KindBadOption, err, "cannot read ssh config")
 	}
+	return ParseSSHConfig(path, text, host, localUser)
+}
+
+// ParseSSHConfig is ReadSSHConfig for config text; path names it in
+// errors and warnings.
+func ParseSSHConfig(path string, text []byte, host, localUser string) (HostConfig, error) {
 	var hc HostConfig
 	text, hc.Warnings = stripMatch(path, text)
 	cfg, err := decodeSSHConfig(text)

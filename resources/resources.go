@@ -30,6 +30,15 @@ var clientOrder = []string{
 	"pod.epiccastle.bbssh.sftp",
 	"pod.epiccastle.bbssh.key-pair",
 	"pod.epiccastle.bbssh.host-key",
+	"pod.epiccastle.bbssh.impl.callbacks",
+	"pod.epiccastle.bbssh.host-key-repository",
+	"pod.epiccastle.bbssh.known-hosts",
+	"pod.epiccastle.bbssh.identity",
+	"pod.epiccastle.bbssh.identity-repository",
+	"pod.epiccastle.bbssh.ssh-agent",
+	"pod.epiccastle.bbssh.config",
+	"pod.epiccastle.bbssh.config-repository",
+	"pod.epiccastle.bbssh.agent",
 }
 
 // ClientNamespaces returns the client-side namespaces in load order.

@@ -279,3 +279,23 @@
     ;; => [{:remote-port 8080, :local-host \"127.0.0.1\", :local-port 3000}]"
   [session]
   (mapv with-stats (pod-forward/forwards-remote session)))
+
+(defn set-identity-repository
+  "Offers the identities of a repository (see
+  `pod.epiccastle.bbssh.identity-repository`, `ssh-agent`) from the next
+  `connect`, with the session's other keys; nil drops it.
+
+    (session/set-identity-repository s (ssh-agent/new-identity-repository))"
+  [session identity-repository]
+  (pod-session/set-identity-repository session identity-repository)
+  nil)
+
+(defn set-host-key-repository
+  "Checks server keys with a host key repository (see
+  `pod.epiccastle.bbssh.host-key-repository`) from the next `connect`,
+  instead of known_hosts files.
+
+    (session/set-host-key-repository s (known-hosts/new \"/tmp/known_hosts\"))"
+  [session host-key-repository]
+  (pod-session/set-host-key-repository session host-key-repository)
+  nil)
