@@ -84,14 +84,30 @@ func offerDataChannel(serve func(conn net.Conn), abandon func()) (map[any]any, e
 }
 
 // copyToChannel streams r to the client, then closes the connection so
-// the client reads end of file.
+// the client reads end of file. When r fails (its SSH connection was lost)
+// the connection is reset instead, so the client's read fails rather than
+// taking a truncated stream for a whole one.
 func copyToChannel(r io.Reader) func(net.Conn) {
 	return func(conn net.Conn) {
 		buf := make([]byte, dataChannelBuf)
-		if _, err := io.CopyBuffer(conn, r, buf); err != nil {
-			// The client stopped reading: drain, so that the command
-			// is not blocked for ever on a full channel window.
-			io.CopyBuffer(io.Discard, r, buf)
+		for {
+			n, rerr := r.Read(buf)
+			if n > 0 {
+				if _, werr := conn.Write(buf[:n]); werr != nil {
+					// The client stopped reading: drain, so that the
+					// command is not blocked for ever on a full
+					// channel window.
+					io.CopyBuffer(io.Discard, r, buf)
+					return
+				}
+			}
+			if rerr == io.EOF {
+				return
+			}
+			if rerr != nil {
+				resetConn(conn)
+				return
+			}
 		}
 	}
 }
@@ -126,21 +142,37 @@ func copyFromChannelUntil(w io.WriteCloser, wait func(ctx context.Context)) func
 }
 
 // spliceChannel joins the client's data channel to a connection both
-// ways, passing each end of stream on as a half-close.
+// ways, passing each end of stream on as a half-close, and a failure as a
+// reset of the client's connection.
 func spliceChannel(peer net.Conn) func(net.Conn) {
 	return func(conn net.Conn) {
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
 			buf := make([]byte, dataChannelBuf)
-			io.CopyBuffer(peer, conn, buf)
+			if _, err := io.CopyBuffer(peer, conn, buf); err != nil {
+				peer.Close()
+				return
+			}
 			closeWrite(peer)
 		}()
 		buf := make([]byte, dataChannelBuf)
-		io.CopyBuffer(conn, peer, buf)
-		closeWrite(conn)
+		if _, err := io.CopyBuffer(conn, peer, buf); err != nil {
+			resetConn(conn)
+		} else {
+			closeWrite(conn)
+		}
 		<-done
 	}
+}
+
+// resetConn closes c so that the client's next read fails instead of
+// seeing the end of the stream.
+func resetConn(c net.Conn) {
+	if tcp, ok := c.(*net.TCPConn); ok {
+		tcp.SetLinger(0)
+	}
+	c.Close()
 }
 
 // closeWrite half-closes c when it can, else closes it.

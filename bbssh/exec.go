@@ -160,6 +160,7 @@ func (p *Process) setup(client *ssh.Client, o ExecOptions) error {
 		if p.stdout, err = sess.StdoutPipe(); err != nil {
 			return errorf(KindExec, err, "stdout")
 		}
+		p.stdout = cutReader{p.stdout, p.session.connectionCut()}
 	}
 	switch o.Stderr {
 	case Capture:
@@ -168,6 +169,7 @@ func (p *Process) setup(client *ssh.Client, o ExecOptions) error {
 		if p.stderr, err = sess.StderrPipe(); err != nil {
 			return errorf(KindExec, err, "stderr")
 		}
+		p.stderr = cutReader{p.stderr, p.session.connectionCut()}
 	}
 	return nil
 }
@@ -220,6 +222,10 @@ func (p *Process) Exited() (Result, bool) {
 		return Result{}, false
 	}
 }
+
+// Done is closed once the command has ended (and captured output is
+// complete).
+func (p *Process) Done() <-chan struct{} { return p.done }
 
 // Stdin returns the command's stdin, or nil unless ExecOptions.Stdin.
 // Closing it sends EOF.

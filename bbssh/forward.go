@@ -133,6 +133,7 @@ type Forward struct {
 	dial    func(ctx context.Context, network, addr string) (net.Conn, error)
 	handler func(net.Conn) // when set, takes each connection instead of dial
 	done    chan struct{}  // closed by the first close
+	cut     func() bool    // whether the SSH connection failed
 
 	mu     sync.Mutex
 	conns  map[net.Conn]struct{}
@@ -173,7 +174,7 @@ func (s *Session) startForward(spec ForwardSpec, handler func(net.Conn)) (*Forwa
 	if err != nil {
 		return nil, err
 	}
-	f := &Forward{Spec: spec, session: s, handler: handler, done: make(chan struct{}), conns: map[net.Conn]struct{}{}}
+	f := &Forward{Spec: spec, session: s, handler: handler, done: make(chan struct{}), conns: map[net.Conn]struct{}{}, cut: s.connectionCut()}
 	network, addr := spec.listenAddr()
 	if spec.Remote {
 		f.ln, err = client.Listen(network, addr)
@@ -336,15 +337,24 @@ func (f *Forward) handle(client net.Conn) {
 		return
 	}
 	defer f.remove(target, false)
+	// The SSH side is the target of a local or dynamic forward and the
+	// accepted connection of a remote one. What it delivers is cut short,
+	// not finished, when the connection under it failed.
+	fromClient, fromTarget := io.Reader(client), io.Reader(target)
+	if f.Spec.Remote {
+		fromClient = cutReader{client, f.cut}
+	} else {
+		fromTarget = cutReader{target, f.cut}
+	}
 	// One direction on a new goroutine, the other on this one: a
 	// goroutine fewer per connection.
 	back := make(chan struct{})
 	go func() {
 		defer close(back)
-		n, _ := copyHalf(client, target)
+		n, _ := copyHalf(client, fromTarget)
 		f.count(n, 0)
 	}()
-	n, _ := copyHalf(target, client)
+	n, _ := copyHalf(target, fromClient)
 	f.count(0, n)
 	<-back
 }
@@ -405,9 +415,16 @@ const (
 )
 
 // copyHalf copies src to dst, then half-closes dst so that the other side
-// sees end of file while the reverse direction may still flow.
-func copyHalf(dst, src net.Conn) (int64, error) {
+// sees end of file while the reverse direction may still flow. When the
+// copy failed (src cut short, a read or write error), dst is aborted
+// instead, so that its peer sees an error and never takes a truncated
+// stream for a whole one.
+func copyHalf(dst net.Conn, src io.Reader) (int64, error) {
 	n, err := copyAdaptive(dst, src)
+	if err != nil {
+		abort(dst)
+		return n, err
+	}
 	if cw, ok := dst.(interface{ CloseWrite() error }); ok {
 		cw.CloseWrite()
 	} else {
@@ -477,6 +494,9 @@ type countingConn struct {
 
 func (c *countingConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
+	if err == io.EOF && c.f.cut() {
+		err = errStreamCut
+	}
 	c.f.count(0, int64(n))
 	return n, err
 }
@@ -535,7 +555,8 @@ func (f *Forward) Closed() bool {
 	return f.closed
 }
 
-// Close stops listening and closes every connection of the forward. It
+// Close stops listening and closes every connection of the forward,
+// resetting TCP ones so that their peers see the stream was cut. It
 // removes the unix socket file it listened on. It is idempotent.
 func (f *Forward) Close() error {
 	return f.close(true)
@@ -568,8 +589,10 @@ func (f *Forward) close(active bool) error {
 		}
 		f.session.untrack(f)
 	}
+	// A connection ended here, mid-stream, is reset: its peer must not
+	// take what it got for the whole stream.
 	for _, c := range conns {
-		c.Close()
+		abort(c)
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"sync/atomic"
 )
 
 // A prompt during authentication may wait long for its answer: a person
@@ -20,15 +21,17 @@ import (
 var errServerHungUp = errors.New("the server closed the connection")
 
 // hangupConn cancels a context, with errServerHungUp as the cause, when a
-// read fails.
+// read fails. It also remembers that the read failed (see cut.go).
 type hangupConn struct {
 	net.Conn
 	hangUp context.CancelCauseFunc
+	failed atomic.Bool
 }
 
 func (c *hangupConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
 	if err != nil {
+		c.failed.Store(true)
 		c.hangUp(errServerHungUp)
 	}
 	return n, err

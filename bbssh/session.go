@@ -22,6 +22,7 @@ type Session struct {
 
 	mu         sync.Mutex
 	client     *ssh.Client
+	wire       *hangupConn   // the network connection under client
 	resolved   Options       // the options the current connection used, config applied
 	hostConfig HostConfig    // what the config file said for it
 	lost       string        // why the connection was closed from this side, if it was
@@ -140,7 +141,8 @@ func (s *Session) Connect(ctx context.Context) error {
 			hops[i].Close()
 		}
 	}
-	conn = &hangupConn{Conn: conn, hangUp: hangUp}
+	wire := &hangupConn{Conn: conn, hangUp: hangUp}
+	conn = wire
 	// The handshake has no context of its own: closing the connection
 	// when ctx ends is what bounds it.
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
@@ -171,6 +173,7 @@ func (s *Session) Connect(ctx context.Context) error {
 		return errorf(KindClosed, nil, "session closed while connecting")
 	}
 	s.client = client
+	s.wire = wire
 	s.resolved = opts
 	s.hostConfig = hostConfig
 	s.lost = ""

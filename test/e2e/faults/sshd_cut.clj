@@ -105,6 +105,24 @@
         (catch Exception _ nil)))
     server))
 
+(defn source-server
+  "A local TCP server that sends zeros to each client until it fails: the
+  target of a -L forward whose client only reads, so that the client's
+  reads alone show how its stream ended."
+  []
+  (let [server (java.net.ServerSocket. 0 10 (java.net.InetAddress/getByName "127.0.0.1"))]
+    (future
+      (try
+        (while true
+          (let [conn (.accept server)]
+            (future
+              (try
+                (let [out (.getOutputStream conn) buf (byte-array 65536)]
+                  (while true (.write out buf)))
+                (catch Exception _ nil)))))
+        (catch Exception _ nil)))
+    server))
+
 (defn port-free?
   "True when a listener can bind 127.0.0.1:port."
   [port]
@@ -129,6 +147,13 @@
         l-writer (outcome #(let [out (.getOutputStream lsock) buf (byte-array 65536)]
                              (while true (.write out buf))))
         l-reader (outcome #(drain (.getInputStream lsock) lread))
+        ;; -L: a client that only reads what the target sends
+        source (source-server)
+        dport (session/set-port-forwarding-local s {:local-port 0 :remote-host "127.0.0.1"
+                                                    :remote-port (.getLocalPort source)})
+        dsock (java.net.Socket. "127.0.0.1" (int dport))
+        dread (atom 0)
+        d-reader (outcome #(drain (.getInputStream dsock) dread))
         ;; -R: a client of sshd's listener sends zeros to the sink
         rsock (java.net.Socket. "127.0.0.1" (int rport))
         r-writer (outcome #(let [out (.getOutputStream rsock) buf (byte-array 65536)]
@@ -153,11 +178,11 @@
                                      {:progress-fn (fn [_ {:keys [offset]}] (reset! sftp-down offset))}))
         ;; (the -R client's peer is sshd itself: what happens to it is
         ;; not the pod's doing, so only its target side is checked)
-        pending {"-L client write" l-writer "-L client read" l-reader
+        pending {"-L client write" l-writer "-L client read" l-reader "-L download read" d-reader
                  "-R target read" r-sink
                  "exec stream" ex-stream "exec deref" ex-wait
                  "scp-to" scp-up "scp-from" scp-down "sftp get" sftp-get}
-        moving? (fn [] (every? #(> @% (* 4 1024 1024)) [lread sunk streamed up down sftp-down]))]
+        moving? (fn [] (every? #(> @% (* 4 1024 1024)) [lread dread sunk streamed up down sftp-down]))]
     (is (n/wait-until 30000 moving?) "every transfer moves bytes before the cut")
     (println "before the cut:" {:-L @lread :-R @sunk :exec @streamed :scp-to @up :scp-from @down :sftp @sftp-down})
     (is (every? #(not (realized? %)) (vals pending)) "nothing has ended before the cut")
@@ -176,6 +201,16 @@
                                (/ (- at cut) 1000.0) (or (:type r) "") (:what r)))
               (is (<= (- at cut) bound-ms) (str what " ended within " bound-ms " ms"))
               (is (not= :returned how) (str what " ended with an error or end of file, not a result")))))
+        ;; x/crypto/ssh ends a channel cut by a lost connection like a
+        ;; finished one; the pod must not pass that on as a clean end of
+        ;; stream: the reader of a forwarded or streamed output gets an
+        ;; error (a reset), never a truncated stream that looks whole.
+        ;; (a client that also writes may see the reset on its write and
+        ;; then an end of file on its read, so the -L check uses a client
+        ;; that only reads)
+        (doseq [what ["-L download read" "-R target read" "exec stream"]]
+          (let [r (deref (pending what) 0 nil)]
+            (is (= :error (:how r)) (str what " ends with an error, not an end of file: " r))))
         (doseq [[what f types] [["exec deref" ex-wait #{:bbssh/closed}]
                                 ["scp-to" scp-up #{:bbssh/closed}]
                                 ;; bbssh 0.6's type for an scp stream that ended
