@@ -43,11 +43,21 @@ type remoteFile struct {
 	r         io.ReadCloser
 	w         io.WriteCloser
 	channeled chan struct{} // closed when a data channel has finished with the file
+	conn      net.Conn      // the data channel, while it carries the bytes
+	closed    bool
 }
 
+// Close closes the data channel, if any, then the file. The channel goes
+// first: a copy blocked on a client that neither sends nor reads holds
+// the file's lock, and closing the file would wait for it for ever (a
+// disconnect with a stream left open hung so).
 func (f *remoteFile) Close() error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.closed = true
+	if f.conn != nil {
+		f.conn.Close()
+	}
 	if f.r != nil {
 		return f.r.Close()
 	}
@@ -349,14 +359,18 @@ func (a *API) registerSftp(ns *pod.Namespace) {
 			if f.r != nil {
 				return offerDataChannel(func(conn net.Conn) {
 					defer close(done)
-					// No draining when the client stops early: a file,
-					// unlike a command, is not blocked by unread bytes.
-					io.CopyBuffer(conn, f.r, make([]byte, dataChannelBuf))
+					if f.carry(conn) {
+						// No draining when the client stops early: a file,
+						// unlike a command, is not blocked by unread bytes.
+						io.CopyBuffer(conn, f.r, make([]byte, dataChannelBuf))
+					}
 				}, func() { close(done) })
 			}
 			return offerDataChannel(func(conn net.Conn) {
 				defer close(done)
-				io.CopyBuffer(f.w, conn, make([]byte, dataChannelBuf))
+				if f.carry(conn) {
+					io.CopyBuffer(f.w, conn, make([]byte, dataChannelBuf))
+				}
 			}, func() { close(done) })
 		}})
 	ns.Add(&pod.Var{Name: "file-read", MinArgs: 2, MaxArgs: 2,
@@ -423,6 +437,15 @@ func (a *API) registerSftp(ns *pod.Namespace) {
 			awaitChannel(done)
 			return nil, engineError(f.Close())
 		}})
+}
+
+// carry records conn as the file's data channel; false when the file is
+// already closed.
+func (f *remoteFile) carry(conn net.Conn) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.conn = conn
+	return !f.closed
 }
 
 func (a *API) remoteFile(v any) (*remoteFile, error) {
