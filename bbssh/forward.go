@@ -219,23 +219,6 @@ func (s *Session) startForward(spec ForwardSpec, handler func(net.Conn)) (*Forwa
 	return f, nil
 }
 
-// listenUnix listens on a unix socket readable and writable by the owner
-// only, replacing a stale socket file.
-func listenUnix(path string) (net.Listener, error) {
-	if st, err := os.Lstat(path); err == nil && st.Mode()&os.ModeSocket != 0 {
-		os.Remove(path)
-	}
-	ln, err := net.Listen("unix", path)
-	if err != nil {
-		return nil, err
-	}
-	if err := os.Chmod(path, 0o600); err != nil {
-		ln.Close()
-		return nil, err
-	}
-	return ln, nil
-}
-
 func (f *Forward) serve() {
 	defer f.wg.Done()
 	for {
