@@ -123,6 +123,19 @@
             (zero? left) now
             :else (recur now (if (= now last) (inc same) 0) (dec left))))))
 
+;; 1000 connections hold about 1000 descriptors in each of the client,
+;; the pod and sshd's process for the connection; the pod and the JVM
+;; raise their own limit, sshd keeps the one it was started with.
+(let [s (bbssh/ssh c/host (c/opts))
+      limits (-> (bbssh/exec s "cat /proc/$PPID/limits" {:out :string}) deref :out)
+      limit (some->> limits (re-find #"Max open files\s+(\d+)") second Long/parseLong)]
+  (session/disconnect s)
+  (registry/release s)
+  (println "  open-file limit of sshd's connection process:" limit)
+  (when (and limit (< limit 1200))
+    (println "  too low for 1000 connections: raise the soft `ulimit -n` to at least 1200")
+    (System/exit 1)))
+
 (warm-up!)
 (def baseline (stable))
 (println "  baseline" baseline)
