@@ -52,12 +52,22 @@ func (a *API) Register(srv *pod.Server) {
 	a.registerLog(srv.Namespace("pod.epiccastle.bbssh.pod.log"))
 	a.registerDebug(srv.Namespace("pod.epiccastle.bbssh.pod.debug")) // diagnostics for leak checks
 	a.registerLower(srv)
+	// bbssh 0.6's channel-exec, streams and terminal (channelexec.go,
+	// streams.go, terminal.go) and the freeing of dropped handles
+	// (cleanup.go).
+	a.registerChannelExec(srv.Namespace("pod.epiccastle.bbssh.pod.channel-exec"), srv.Namespace("pod.epiccastle.bbssh.pod.session"))
+	a.registerStreams(srv.Namespace("pod.epiccastle.bbssh.pod.input-stream"), srv.Namespace("pod.epiccastle.bbssh.pod.output-stream"),
+		srv.Namespace("pod.epiccastle.bbssh.pod.byte-array-input-stream"), srv.Namespace("pod.epiccastle.bbssh.pod.byte-array-output-stream"))
+	a.registerTerminal(srv.Namespace("pod.epiccastle.bbssh.pod.terminal"))
+	a.registerCleanup(srv.Namespace("pod.epiccastle.bbssh.pod.registry"), srv.Namespace("pod.epiccastle.bbssh.pod.cleaner"))
+	a.installCleanup(srv)
 }
 
 // Close closes every session, and so every forward and command on them.
 // The pod calls it on shutdown.
 func (a *API) Close() {
 	var wg sync.WaitGroup
+	rawTerminal.Leave() // a script that left the terminal raw (terminal.go)
 	a.reg.Each("session", func(obj any) {
 		wg.Add(1)
 		go func() {
@@ -73,6 +83,7 @@ func (a *API) own(s *bbssh.Session, h pod.Handle) {
 	a.mu.Lock()
 	a.owned[s] = append(a.owned[s], h)
 	a.mu.Unlock()
+	a.reg.Depend(h, s) // the session lives while h does (cleanup.go)
 }
 
 // releaseOwned releases the handles that belonged to s.

@@ -40,7 +40,15 @@ func (a *API) registerSession(ns *pod.Namespace) {
 			if logger != "" {
 				sessionLoggers.Store(s, logger)
 			}
-			return a.reg.Put("session", s), nil
+			h := a.reg.Put("session", s)
+			// What the session uses lives as long as it (cleanup.go).
+			if opts.Via != nil {
+				a.reg.Depend(s, opts.Via)
+			}
+			if u, ok := opts.Prompter.(*userInfo); ok {
+				a.reg.Depend(s, u)
+			}
+			return h, nil
 		}})
 	ns.Add(&pod.Var{Name: "connect", MinArgs: 1, MaxArgs: 2,
 		Doc:      "Connects the session; timeout in ms (nil or 0: none). Blocks until connected or failed. E.g. (connect s 10000)",
@@ -150,21 +158,7 @@ func (a *API) registerRegistry(ns *pod.Namespace) {
 			if err != nil {
 				return nil, err
 			}
-			switch o := obj.(type) {
-			case *bbssh.Session:
-				o.Close()
-				a.releaseOwned(o)
-				a.forgetForwards(o)
-				a.releaseLogger(o)
-			case *forwardedConn:
-				o.Close()
-			case *userInfo:
-				o.Close()
-			case *process:
-				o.Close()
-			case interface{ Close() error }: // the lower-level namespaces' objects
-				o.Close()
-			}
+			a.dispose(obj) // cleanup.go: also what a dropped handle gets
 			return nil, nil
 		}})
 	ns.Add(&pod.Var{Name: "count", MinArgs: 0, MaxArgs: 0,

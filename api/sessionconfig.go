@@ -173,6 +173,7 @@ func (a *API) registerSessionConfig(ns *pod.Namespace) {
 			if err != nil {
 				return nil, err
 			}
+			a.reg.Depend(s, u) // the session keeps its user-info (cleanup.go)
 			s.Update(func(o *bbssh.Options) {
 				o.Prompter = u
 				if o.Messages != nil && u.methods["show-message"] {

@@ -205,7 +205,7 @@ func (a *API) answerCallback(c *pod.Call, r callbackResult) error {
 	if a.low.hub.answer(id, r) { // an object of callbacks.go
 		return nil
 	}
-	found := false
+	found := answerScriptCallback(id, r) // a stream's question (streamproxy.go)
 	a.reg.Each("user-info", func(obj any) {
 		if !found {
 			found = obj.(*userInfo).answer(id, r)

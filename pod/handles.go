@@ -25,32 +25,42 @@ type Registry struct {
 	ns    string
 	mu    sync.Mutex
 	next  uint64
-	byID  map[uint64]entry
+	byID  map[uint64]*entry
 	byObj map[any]uint64
+	hooks FreeHooks // see refs.go
 }
 
 type entry struct {
 	kind string
 	obj  any
+	// Reference counting (refs.go): references the client holds, holds
+	// by calls and dependent entries, the entries this one depends on,
+	// and whether a busy object is being waited for.
+	refs    int
+	holds   int
+	deps    []uint64
+	waiting bool
 }
 
 // NewRegistry returns an empty registry whose handles live in the keyword
 // namespace ns (e.g. "bbssh").
 func NewRegistry(ns string) *Registry {
-	return &Registry{ns: ns, byID: map[uint64]entry{}, byObj: map[any]uint64{}}
+	return &Registry{ns: ns, byID: map[uint64]*entry{}, byObj: map[any]uint64{}}
 }
 
 // Put registers obj under kind and returns its handle. An object already
-// registered keeps its handle.
+// registered keeps its handle. Each Put counts one reference held by the
+// client (see Unref).
 func (r *Registry) Put(kind string, obj any) Handle {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if id, ok := r.byObj[obj]; ok {
+		r.byID[id].refs++
 		return r.handle(r.byID[id].kind, id)
 	}
 	r.next++
 	id := r.next
-	r.byID[id] = entry{kind: kind, obj: obj}
+	r.byID[id] = &entry{kind: kind, obj: obj, refs: 1}
 	r.byObj[obj] = id
 	return r.handle(kind, id)
 }
@@ -107,13 +117,14 @@ func (r *Registry) Release(v any) (any, error) {
 		return nil, err
 	}
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	e, ok := r.byID[id]
 	if !ok {
+		r.mu.Unlock()
 		return nil, Errorf(UnknownHandle, "unknown handle %s (released or never created)", kw)
 	}
-	delete(r.byID, id)
-	delete(r.byObj, e.obj)
+	deps := r.removeLocked(id)
+	r.mu.Unlock()
+	r.settle(deps...)
 	return e.obj, nil
 }
 

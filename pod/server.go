@@ -30,7 +30,13 @@ type Server struct {
 	opts       Options
 	namespaces []*Namespace
 	vars       map[string]*Var
+	holds      *Registry // see HoldHandles
 }
+
+// HoldHandles makes every call hold the handles of reg named in its
+// arguments while it runs, so that a handle the client drops meanwhile
+// is not freed under the call (see Registry.HoldText).
+func (s *Server) HoldHandles(reg *Registry) { s.holds = reg }
 
 // NewServer returns a Server with no namespaces.
 func NewServer(opts Options) *Server {
@@ -141,7 +147,11 @@ func (s *Server) Serve(ctx context.Context, r io.Reader, w io.Writer) error {
 			}
 		case "invoke":
 			call := &Call{Ctx: ctx, ID: msg.ID, Var: msg.Var, w: writer}
-			go s.invoke(call, msg.Args)
+			release := func() {}
+			if s.holds != nil {
+				release = s.holds.HoldText(msg.Args)
+			}
+			go s.invoke(call, msg.Args, release)
 		case "shutdown":
 			s.logf("shutdown requested")
 			return nil
@@ -172,7 +182,8 @@ func withID(m map[string]any, id string) map[string]any {
 
 // invoke runs one call and sends its final reply. It never lets a panic
 // escape: a panicking var is answered with an internal error.
-func (s *Server) invoke(c *Call, rawArgs string) {
+func (s *Server) invoke(c *Call, rawArgs string, release func()) {
+	defer release()
 	defer func() {
 		if p := recover(); p != nil {
 			s.logf("panic in %s: %v\n%s", c.Var, p, debug.Stack())

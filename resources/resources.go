@@ -23,8 +23,16 @@ type ClientNamespace struct {
 // only the ones before it.
 var clientOrder = []string{
 	"pod.epiccastle.bbssh.impl.utils",
+	"pod.epiccastle.bbssh.impl.cleaner",
+	"pod.epiccastle.bbssh.impl.invoker",
+	"pod.epiccastle.bbssh.terminal",
 	"pod.epiccastle.bbssh.user-info",
 	"pod.epiccastle.bbssh.session",
+	"pod.epiccastle.bbssh.input-stream",
+	"pod.epiccastle.bbssh.output-stream",
+	"pod.epiccastle.bbssh.byte-array-input-stream",
+	"pod.epiccastle.bbssh.byte-array-output-stream",
+	"pod.epiccastle.bbssh.channel-exec",
 	"pod.epiccastle.bbssh.core",
 	"pod.epiccastle.bbssh.scp",
 	"pod.epiccastle.bbssh.sftp",

@@ -4,6 +4,7 @@
     (def s (ssh \"example.com\" {:username \"me\" :identity \"~/.ssh/id_ed25519\"}))
     (-> (exec s \"uname -a\" {:out :string}) deref :out)"
   (:require [babashka.pods :as pods]
+            [pod.epiccastle.bbssh.impl.cleaner :as cleaner]
             [pod.epiccastle.bbssh.impl.utils :as utils]
             [pod.epiccastle.bbssh.session :as session]
             [pod.epiccastle.bbssh.pod.session :as pod-session]
@@ -128,8 +129,10 @@
               (utils/bad-option k " must be a vector of forwards (maps or spec strings), got " (utils/describe v))))
         logger (some-> (:debug-fn options) debug-logger)
         session (try
-                  (pod-session/new hostname (cond-> (pod-options options)
-                                              logger (assoc :debug-log logger)))
+                  ;; freed once the script drops it and nothing uses it
+                  (cleaner/register
+                   (pod-session/new hostname (cond-> (pod-options options)
+                                               logger (assoc :debug-log logger))))
                   (catch Exception e
                     (when logger (registry/release logger))
                     (throw e)))]
@@ -257,12 +260,13 @@
                             {:type :bbssh/bad-argument})))
         in (if piped? session-or-process in)
         source (input-source in)
-        handle (pod-exec/start session command
+        handle (cleaner/register
+                (pod-exec/start session command
                                (cond-> (merge {:out (output-mode out) :err (output-mode err)}
                                               (if source {:in-stream true} (input-options in in-enc)))
                                  pty (assoc :pty pty)
                                  env (assoc :env env)
-                                 agent-forwarding (assoc :agent-forwarding true)))
+                                 agent-forwarding (assoc :agent-forwarding true))))
         in-channel (when (or (= :stream in) source)
                      (utils/data-channel (pod-exec/channel handle :in)))
         ;; closing the socket's stream ends the command's stdin

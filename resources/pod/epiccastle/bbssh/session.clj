@@ -4,6 +4,7 @@
   A session is the handle returned by `pod.epiccastle.bbssh.core/ssh`, a
   keyword such as `:bbssh/session-1`."
   (:require [babashka.pods :as pods]
+            [pod.epiccastle.bbssh.impl.cleaner :as cleaner]
             [pod.epiccastle.bbssh.impl.utils :as utils]
             [pod.epiccastle.bbssh.pod.session :as pod-session]
             [pod.epiccastle.bbssh.pod.forward :as pod-forward]))
@@ -279,6 +280,15 @@
     ;; => [{:remote-port 8080, :local-host \"127.0.0.1\", :local-port 3000}]"
   [session]
   (mapv with-stats (pod-forward/forwards-remote session)))
+
+(defn open-channel
+  "Makes an unconnected channel on a connected session, for the
+  `pod.epiccastle.bbssh.channel-exec` functions. Only `\"exec\"` channels
+  exist; other types throw `:bbssh/unsupported`.
+
+    (def ch (session/open-channel s \"exec\"))"
+  [session type]
+  (cleaner/register (pod-session/open-channel session type)))
 
 (defn set-identity-repository
   "Offers the identities of a repository (see
