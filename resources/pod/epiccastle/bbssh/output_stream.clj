@@ -96,7 +96,6 @@
       (flush []
         (.flush out)
         (pod-out/channel-sync stream @sent))
-      (connect [sink] (connect stream sink))
       (close []
         (when (compare-and-set! closed false true)
           (.flush out)
