@@ -26,17 +26,20 @@
   [{:keys [call-sym callbacks preprocess-args-fn postprocess-returns-fn]
     :or {preprocess-args-fn (fn [_ args] args)
          postprocess-returns-fn (fn [_ v] v)}}]
-  (let [result (promise)]
+  ;; A queue rather than a promise: the handlers live as long as the
+  ;; object, and a promise they close over would keep the handle's keyword
+  ;; alive for ever, so it could never be freed.
+  (let [result (java.util.concurrent.LinkedBlockingQueue.)]
     (pods/invoke "pod.epiccastle.bbssh"
                  call-sym
                  [(vec (keys callbacks))]
                  {:handlers {:success (fn [{:keys [method id args] :as msg}]
                                         (if (contains? msg :result)
-                                          (deliver result (:result msg))
+                                          (.put result [(:result msg)])
                                           (answer (get callbacks method (fn [& _] nil)) id method args
                                                   preprocess-args-fn postprocess-returns-fn)))
                              :error (fn [{:keys [ex-message ex-data]}]
-                                      (deliver result (ex-info ex-message ex-data)))
-                             :done (fn [] (deliver result nil))}})
-    (let [r @result]
+                                      (.put result [(ex-info ex-message ex-data)]))
+                             :done (fn [] (.offer result [nil]))}})
+    (let [[r] (.take result)]
       (if (instance? Throwable r) (throw r) (cleaner/register r)))))
