@@ -10,11 +10,9 @@ require (
 	github.com/russross/blackfriday/v2 v2.1.0
 	github.com/skeema/knownhosts v1.3.3
 	golang.org/x/crypto v0.59.0
+	golang.org/x/sys v0.50.0
 	golang.org/x/term v0.48.0
 	olympos.io/encoding/edn v0.0.0-20201019073823-d3554ca0b0a3
 )
 
-require (
-	github.com/kr/fs v0.1.0 // indirect
-	golang.org/x/sys v0.50.0 // indirect
-)
+require github.com/kr/fs v0.1.0 // indirect
