@@ -72,14 +72,19 @@
     (is (= {:exit 0 :out "0\n" :err ""} (run "wc -c" #(ch/set-input-stream % nil)))))
   (testing "dont-close? leaves a pipe open for more; by default it is closed"
     (let [c (session/open-channel s "exec")
-          pin (is/new) pout (os/new pin)]
-      (ch/set-command c "echo kept")
+          pin (is/new) pout (os/new pin)
+          ein (is/new) eout (os/new ein)]
+      (ch/set-command c "echo kept; echo kept too >&2")
       (ch/set-output-stream c pout true)
+      (ch/set-error-stream c eout true)
       (ch/connect c)
       (is (= 0 (ch/wait c)))
       (os/write pout (.getBytes "+more") 0 5)
       (os/close pout)
-      (is (= "kept\n+more" (slurp (is/make-proxy pin)))))
+      (os/write eout (.getBytes "+more") 0 5)
+      (os/close eout)
+      (is (= "kept\n+more" (slurp (is/make-proxy pin))))
+      (is (= "kept too\n+more" (slurp (is/make-proxy ein)))))
     (let [c (session/open-channel s "exec")
           pin (is/new) pout (os/new pin)
           src (bais/new "x")]
