@@ -139,8 +139,10 @@ type Forward struct {
 	conns  map[net.Conn]struct{}
 	stats  ForwardStats
 	closed bool
-	lost   string // why the forward died without being closed, if it did
-	wg     sync.WaitGroup
+	// closedActive is set when Close ended the open connections too.
+	closedActive bool
+	lost         string // why the forward died without being closed, if it did
+	wg           sync.WaitGroup
 }
 
 // Forward starts a forward on the session: it binds the listener before
@@ -254,7 +256,11 @@ func (f *Forward) serve() {
 func (f *Forward) add(c net.Conn, accepted bool) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.closed {
+	// A new connection is refused once the forward stopped listening; the
+	// target of one already accepted only once its connections were
+	// closed too (Close), not when they may finish (CloseListener): its
+	// dial may well end after the listener did.
+	if accepted && f.closed || f.closedActive {
 		return false
 	}
 	f.conns[c] = struct{}{}
@@ -556,6 +562,7 @@ func (f *Forward) close(active bool) error {
 	f.closed = true
 	var conns []net.Conn
 	if active {
+		f.closedActive = true
 		for c := range f.conns {
 			conns = append(conns, c)
 		}
