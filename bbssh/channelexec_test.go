@@ -3,10 +3,7 @@ package bbssh
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -99,36 +96,13 @@ func (r *recordingServer) serveChannel(nc ssh.NewChannel) {
 // start runs the server and returns a connected session to it.
 func (r *recordingServer) start(t *testing.T) *Session {
 	t.Helper()
-	_, priv, _ := ed25519.GenerateKey(rand.Reader)
-	signer, _ := ssh.NewSignerFromKey(priv)
-	config := &ssh.ServerConfig{NoClientAuth: true}
-	config.AddHostKey(signer)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				sc, chans, reqs, err := ssh.NewServerConn(c, config)
-				if err != nil {
-					return
-				}
-				defer sc.Close()
-				go ssh.DiscardRequests(reqs)
-				for nc := range chans {
-					go r.serveChannel(nc)
-				}
-			}()
+	config, signer := openServerConfig(t)
+	port := serveSSHWith(t, config, func(_ *ssh.ServerConn, chans <-chan ssh.NewChannel, reqs <-chan *ssh.Request) {
+		go ssh.DiscardRequests(reqs)
+		for nc := range chans {
+			go r.serveChannel(nc)
 		}
-	}()
-	port := ln.Addr().(*net.TCPAddr).Port
+	})
 	kh := filepath.Join(t.TempDir(), "known_hosts")
 	line := recordingKnownHost(port, signer.PublicKey())
 	if err := os.WriteFile(kh, []byte(line), 0o600); err != nil {

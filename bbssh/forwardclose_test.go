@@ -2,8 +2,6 @@ package bbssh
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"io"
 	"net"
 	"path/filepath"
@@ -19,50 +17,22 @@ import (
 // target that takes its time to connect.
 func gatedEchoServer(t *testing.T, gate <-chan struct{}) int {
 	t.Helper()
-	_, hostPriv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hostSigner, err := ssh.NewSignerFromKey(hostPriv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	config := &ssh.ServerConfig{NoClientAuth: true}
-	config.AddHostKey(hostSigner)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
+	config, _ := openServerConfig(t)
+	return serveSSHWith(t, config, func(_ *ssh.ServerConn, chans <-chan ssh.NewChannel, reqs <-chan *ssh.Request) {
+		go ssh.DiscardRequests(reqs)
+		for nc := range chans {
 			go func() {
-				_, chans, reqs, err := ssh.NewServerConn(c, config)
+				<-gate
+				ch, chReqs, err := nc.Accept()
 				if err != nil {
-					c.Close()
 					return
 				}
-				go ssh.DiscardRequests(reqs)
-				for nc := range chans {
-					go func() {
-						<-gate
-						ch, chReqs, err := nc.Accept()
-						if err != nil {
-							return
-						}
-						go ssh.DiscardRequests(chReqs)
-						io.Copy(ch, ch)
-						ch.CloseWrite()
-					}()
-				}
+				go ssh.DiscardRequests(chReqs)
+				io.Copy(ch, ch)
+				ch.CloseWrite()
 			}()
 		}
-	}()
-	return ln.Addr().(*net.TCPAddr).Port
+	})
 }
 
 // TestForwardCloseDuringDial checks that a connection accepted before the

@@ -2,8 +2,6 @@ package bbssh
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"io"
 	"net"
 	"path/filepath"
@@ -45,61 +43,34 @@ func TestForwardLoopbackOnly(t *testing.T) {
 // server with GatewayPorts yes would for a connection from another host.
 func gatewayServer(t *testing.T, conns chan<- ssh.Conn) int {
 	t.Helper()
-	_, hostPriv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hostSigner, err := ssh.NewSignerFromKey(hostPriv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	config := &ssh.ServerConfig{NoClientAuth: true}
-	config.AddHostKey(hostSigner)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				sc, chans, reqs, err := ssh.NewServerConn(c, config)
-				if err != nil {
-					c.Close()
-					return
+	config, _ := openServerConfig(t)
+	return serveSSHWith(t, config, func(sc *ssh.ServerConn, chans <-chan ssh.NewChannel, reqs <-chan *ssh.Request) {
+		go func() {
+			for r := range reqs {
+				if r.Type != "tcpip-forward" {
+					r.Reply(false, nil)
+					continue
 				}
-				go func() {
-					for r := range reqs {
-						if r.Type != "tcpip-forward" {
-							r.Reply(false, nil)
-							continue
-						}
-						var req struct {
-							Addr string
-							Port uint32
-						}
-						ssh.Unmarshal(r.Payload, &req)
-						port := req.Port
-						if port == 0 {
-							port = 40000
-						}
-						r.Reply(true, ssh.Marshal(struct{ Port uint32 }{port}))
-					}
-				}()
-				go func() {
-					for ch := range chans {
-						ch.Reject(ssh.Prohibited, "no channels here")
-					}
-				}()
-				conns <- sc
-			}()
-		}
-	}()
-	return ln.Addr().(*net.TCPAddr).Port
+				var req struct {
+					Addr string
+					Port uint32
+				}
+				ssh.Unmarshal(r.Payload, &req)
+				port := req.Port
+				if port == 0 {
+					port = 40000
+				}
+				r.Reply(true, ssh.Marshal(struct{ Port uint32 }{port}))
+			}
+		}()
+		go func() {
+			for ch := range chans {
+				ch.Reject(ssh.Prohibited, "no channels here")
+			}
+		}()
+		conns <- sc
+		sc.Wait()
+	})
 }
 
 // TestRemoteForwardRefusesOutsiders checks that a remote forward bound to

@@ -5,7 +5,6 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,14 +19,7 @@ import (
 // signed by ca, for principal 127.0.0.1; it lets anyone in.
 func certServer(t *testing.T, ca ssh.Signer) (port int) {
 	t.Helper()
-	_, hostPriv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hostSigner, err := ssh.NewSignerFromKey(hostPriv)
-	if err != nil {
-		t.Fatal(err)
-	}
+	hostSigner := newSigner(t)
 	cert := &ssh.Certificate{Key: hostSigner.PublicKey(), CertType: ssh.HostCert, KeyId: "test host",
 		ValidPrincipals: []string{"127.0.0.1"}, ValidBefore: ssh.CertTimeInfinity}
 	if err := cert.SignCert(rand.Reader, ca); err != nil {
@@ -42,54 +34,8 @@ func certServer(t *testing.T, ca ssh.Signer) (port int) {
 	return serveSSH(t, config)
 }
 
-// serveSSH runs an in-process SSH server with config on 127.0.0.1 until
-// the test ends; it lets clients in and refuses every channel. It returns
-// the port.
-func serveSSH(t *testing.T, config *ssh.ServerConfig) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				sc, chans, reqs, err := ssh.NewServerConn(c, config)
-				if err != nil {
-					return
-				}
-				defer sc.Close()
-				go ssh.DiscardRequests(reqs)
-				for ch := range chans {
-					ch.Reject(ssh.Prohibited, "no channels here")
-				}
-			}()
-		}
-	}()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-func newCA(t *testing.T) ssh.Signer {
-	t.Helper()
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := ssh.NewSignerFromKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
 func TestCertAuthorityHostKeys(t *testing.T) {
-	ca, otherCA := newCA(t), newCA(t)
+	ca, otherCA := newSigner(t), newSigner(t)
 	port := certServer(t, ca)
 	tests := []struct {
 		name     string

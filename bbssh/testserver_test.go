@@ -1,0 +1,78 @@
+package bbssh
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"net"
+	"testing"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// The engine's unit tests talk to in-process SSH servers (the end-to-end
+// tests use a real OpenSSH sshd). These helpers start them.
+
+// newSigner returns a fresh ed25519 signer, for a host key or a CA.
+func newSigner(t *testing.T) ssh.Signer {
+	t.Helper()
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := ssh.NewSignerFromKey(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// openServerConfig lets anyone in to a server with a fresh host key,
+// which it returns too.
+func openServerConfig(t *testing.T) (*ssh.ServerConfig, ssh.Signer) {
+	t.Helper()
+	hostKey := newSigner(t)
+	config := &ssh.ServerConfig{NoClientAuth: true}
+	config.AddHostKey(hostKey)
+	return config, hostKey
+}
+
+// serveSSHWith runs an in-process SSH server with config on 127.0.0.1
+// until the test ends and returns its port. serve gets each connection
+// after its handshake; the connection is closed when serve returns.
+func serveSSHWith(t *testing.T, config *ssh.ServerConfig, serve func(sc *ssh.ServerConn, chans <-chan ssh.NewChannel, reqs <-chan *ssh.Request)) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				sc, chans, reqs, err := ssh.NewServerConn(c, config)
+				if err != nil {
+					return
+				}
+				defer sc.Close()
+				serve(sc, chans, reqs)
+			}()
+		}
+	}()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// serveSSH runs an in-process SSH server with config that lets clients
+// in and refuses every channel; it returns the port.
+func serveSSH(t *testing.T, config *ssh.ServerConfig) int {
+	return serveSSHWith(t, config, func(_ *ssh.ServerConn, chans <-chan ssh.NewChannel, reqs <-chan *ssh.Request) {
+		go ssh.DiscardRequests(reqs)
+		for ch := range chans {
+			ch.Reject(ssh.Prohibited, "no channels here")
+		}
+	})
+}
