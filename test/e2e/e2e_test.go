@@ -7,7 +7,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,8 +17,6 @@ import (
 	"time"
 
 	"bbssh/test/testbed"
-
-	"github.com/creack/pty"
 )
 
 var (
@@ -207,59 +204,6 @@ func TestTerminalPrompts(t *testing.T) {
 // everything shown after the prompt once the script has printed RESULT.
 func runOnTerminal(t *testing.T, script, prompt, typed string, extraEnv ...string) string {
 	t.Helper()
-	abs, err := filepath.Abs(script)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, filepath.Join(repo, "test", "client", "pbb"), abs)
-	cmd.Dir = t.TempDir()
-	cmd.Env = append(append(os.Environ(), server.Env()...),
-		"BBSSH_POD="+podPath, "BBSSH_TEST_TRANSPORT=stdio",
-		"BBSSH_E2E_DIR="+filepath.Join(repo, "test", "e2e"), "BBSSH_REPO="+repo)
-	cmd.Env = append(cmd.Env, extraEnv...)
-	tty, err := pty.Start(cmd)
-	if err != nil {
-		t.Skipf("no pseudo-terminal here: %v", err)
-	}
-	defer tty.Close()
-	defer cmd.Process.Kill()
-	var screen strings.Builder
-	buf := make([]byte, 4096)
-	readUntil := func(want string) bool {
-		for !strings.Contains(screen.String(), want) {
-			tty.SetReadDeadline(time.Now().Add(20 * time.Second))
-			n, err := tty.Read(buf)
-			screen.Write(buf[:n])
-			if err != nil {
-				return strings.Contains(screen.String(), want)
-			}
-		}
-		return true
-	}
-	if !readUntil(prompt) {
-		t.Fatalf("the pod never asked %q; the terminal shows:\n%s", prompt, screen.String())
-	}
-	before := screen.Len()
-	if _, err := io.WriteString(tty, typed); err != nil {
-		t.Fatal(err)
-	}
-	if !readUntil("RESULT") {
-		t.Fatalf("no RESULT after typing; the terminal shows:\n%s", screen.String())
-	}
-	// The rest of the RESULT line, if it came in pieces.
-	for range 100 {
-		shown := screen.String()
-		if strings.Contains(shown[strings.Index(shown, "RESULT"):], "\n") {
-			break
-		}
-		tty.SetReadDeadline(time.Now().Add(10 * time.Second))
-		n, err := tty.Read(buf)
-		screen.Write(buf[:n])
-		if err != nil {
-			break
-		}
-	}
-	return screen.String()[before:]
+	shown := typeOnTerminal(t, script, "stdio", nil, []step{{wait: prompt, typed: typed}, {wait: "RESULT"}}, extraEnv...)
+	return shown[strings.Index(shown, prompt)+len(prompt):]
 }

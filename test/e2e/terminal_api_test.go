@@ -64,10 +64,10 @@ func echoOff(tty *os.File) bool {
 }
 
 // typeOnTerminal runs script through pbb on a new pseudo-terminal of the
-// given size, as its controlling terminal, plays the steps, and returns
+// given size (nil: the default), as its controlling terminal, plays the steps, and returns
 // everything the terminal showed once the last line waited for is
 // complete.
-func typeOnTerminal(t *testing.T, script, transport string, size *pty.Winsize, steps []step) string {
+func typeOnTerminal(t *testing.T, script, transport string, size *pty.Winsize, steps []step, extraEnv ...string) string {
 	t.Helper()
 	abs, err := filepath.Abs(script)
 	if err != nil {
@@ -80,6 +80,7 @@ func typeOnTerminal(t *testing.T, script, transport string, size *pty.Winsize, s
 	cmd.Env = append(append(os.Environ(), server.Env()...),
 		"BBSSH_POD="+podPath, "BBSSH_TEST_TRANSPORT="+transport,
 		"BBSSH_E2E_DIR="+filepath.Join(repo, "test", "e2e"), "BBSSH_REPO="+repo)
+	cmd.Env = append(cmd.Env, extraEnv...)
 	tty, err := pty.StartWithSize(cmd, size)
 	if err != nil {
 		t.Skipf("no pseudo-terminal here: %v", err)
