@@ -188,31 +188,6 @@
    (pod-agent/set-config (if (keyword? key) (name key) key) value)
    nil))
 
-(defn- logger
-  "A pod logger whose messages become calls (debug-fn level message), in
-  order, on a thread of their own."
-  [debug-fn]
-  (let [handle (promise)
-        q (java.util.concurrent.LinkedBlockingQueue.)]
-    (future
-      (loop []
-        (let [m (.take q)]
-          (when-not (= ::done m)
-            (try (debug-fn (:level m) (:message m))
-                 (catch Throwable _ nil))
-            (recur)))))
-    (pods/invoke "pod.epiccastle.bbssh" 'pod.epiccastle.bbssh.pod.log/new []
-                 {:handlers {:success (fn [m]
-                                        (if (contains? m :result)
-                                          (deliver handle (:result m))
-                                          (.put q m)))
-                             :error (fn [{:keys [ex-message ex-data]}]
-                                      (.put q ::done)
-                                      (deliver handle (ex-info ex-message ex-data)))
-                             :done (fn [] (.put q ::done) (deliver handle nil))}})
-    (let [h @handle]
-      (if (instance? Throwable h) (throw h) h))))
-
 (defn set-debug-fn
   "Calls `(debug-fn level message)` with each step of the sessions made
   from now on that have no `:debug-fn` of their own (level 0 debug, 1
@@ -221,7 +196,7 @@
     (agent/set-debug-fn (fn [level message] (binding [*out* *err*] (println level message))))"
   [debug-fn]
   (if debug-fn
-    (let [h (logger debug-fn)]
+    (let [h (utils/debug-logger debug-fn)]
       (try (pod-agent/set-debug-fn h)
            (catch Exception e (registry/release h) (throw e))))
     (pod-agent/set-debug-fn nil))

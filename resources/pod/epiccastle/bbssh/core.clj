@@ -14,37 +14,6 @@
 (def ^:private client-only-options
   #{:no-connect :port-forward-local :port-forward-remote :port-forward-dynamic :debug-fn})
 
-(defn- debug-logger
-  "Starts a pod logger for `:debug-fn` and returns its handle: each debug
-  message of the session becomes a call `(debug-fn level message)`, in
-  order, on a thread of its own (never the pod reader's). A debug-fn that
-  throws is reported on stderr once and the logging goes on."
-  [debug-fn]
-  (let [handle (promise)
-        q (java.util.concurrent.LinkedBlockingQueue.)
-        warned (atom false)]
-    (future
-      (loop []
-        (let [m (.take q)]
-          (when-not (= ::done m)
-            (try (debug-fn (:level m) (:message m))
-                 (catch Throwable e
-                   (when (compare-and-set! warned false true)
-                     (binding [*out* *err*]
-                       (println "bbssh: the :debug-fn threw:" (or (ex-message e) (str e)))))))
-            (recur)))))
-    (pods/invoke "pod.epiccastle.bbssh" 'pod.epiccastle.bbssh.pod.log/new []
-                 {:handlers {:success (fn [m]
-                                        (if (contains? m :result)
-                                          (deliver handle (:result m))
-                                          (.put q m)))
-                             :error (fn [{:keys [ex-message ex-data]}]
-                                      (.put q ::done)
-                                      (deliver handle (ex-info ex-message ex-data)))
-                             :done (fn [] (.put q ::done) (deliver handle nil))}})
-    (let [h @handle]
-      (if (instance? Throwable h) (throw h) h))))
-
 (defn- pod-options
   "The options of `ssh` as the pod reads them: files as strings, key bytes
   as base64."
@@ -127,7 +96,7 @@
                   :let [v (get options k)]]
             (when-not (or (nil? v) (sequential? v))
               (utils/bad-option k " must be a vector of forwards (maps or spec strings), got " (utils/describe v))))
-        logger (some-> (:debug-fn options) debug-logger)
+        logger (some-> (:debug-fn options) utils/debug-logger)
         session (try
                   ;; freed once the script drops it and nothing uses it
                   (cleaner/register

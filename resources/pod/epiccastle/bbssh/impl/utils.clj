@@ -177,3 +177,35 @@
                                ctx)))
           :error (throw x)
           :done ctx)))))
+
+(defn debug-logger
+  "Starts a pod logger for a `:debug-fn` (a session's, or the agent's
+  set-debug-fn) and returns its handle: each debug message becomes a call
+  `(debug-fn level message)`, in order, on a thread of its own (never the
+  pod reader's). A debug-fn that throws is reported on stderr once and the
+  logging goes on."
+  [debug-fn]
+  (let [handle (promise)
+        q (java.util.concurrent.LinkedBlockingQueue.)
+        warned (atom false)]
+    (future
+      (loop []
+        (let [m (.take q)]
+          (when-not (= ::done m)
+            (try (debug-fn (:level m) (:message m))
+                 (catch Throwable e
+                   (when (compare-and-set! warned false true)
+                     (binding [*out* *err*]
+                       (println "bbssh: the :debug-fn threw:" (or (ex-message e) (str e)))))))
+            (recur)))))
+    (pods/invoke "pod.epiccastle.bbssh" 'pod.epiccastle.bbssh.pod.log/new []
+                 {:handlers {:success (fn [m]
+                                        (if (contains? m :result)
+                                          (deliver handle (:result m))
+                                          (.put q m)))
+                             :error (fn [{:keys [ex-message ex-data]}]
+                                      (.put q ::done)
+                                      (deliver handle (ex-info ex-message ex-data)))
+                             :done (fn [] (.put q ::done) (deliver handle nil))}})
+    (let [h @handle]
+      (if (instance? Throwable h) (throw h) h))))
