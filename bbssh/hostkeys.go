@@ -220,30 +220,12 @@ func (c *hostKeyChecker) record(hostname string, remote net.Addr, key ssh.Public
 	if err := knownhosts.WriteKnownHost(&line, hostname, remote, key); err != nil {
 		return errorf(KindConnect, err, "recording the host key")
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(file), ".known_hosts-*")
-	if err != nil {
-		return errorf(KindConnect, err, "writing %s", file)
-	}
-	defer os.Remove(tmp.Name())
 	mode := os.FileMode(0o600)
 	if st, err := os.Stat(file); err == nil {
 		mode = st.Mode().Perm()
 	}
-	_, werr := tmp.Write(append(old, line.String()...))
-	if werr == nil {
-		werr = tmp.Sync() // on disk before the rename makes it the file
-	}
-	if cerr := tmp.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr == nil {
-		werr = os.Chmod(tmp.Name(), mode)
-	}
-	if werr == nil {
-		werr = os.Rename(tmp.Name(), file)
-	}
-	if werr != nil {
-		return errorf(KindConnect, werr, "writing %s", file)
+	if err := replaceFile(file, append(old, line.String()...), mode); err != nil {
+		return errorf(KindConnect, err, "writing %s", file)
 	}
 	c.messages(fmt.Sprintf("Warning: Permanently added '%s' (%s) to the list of known hosts.", knownhosts.Normalize(hostname), keyTypeName(key.Type())))
 	return nil

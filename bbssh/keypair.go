@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 
@@ -422,23 +421,8 @@ func (k *KeyPair) WritePublicKey(file, comment string) error {
 // same directory, so that a crash never leaves half a key.
 func writeKeyFile(file string, data []byte, mode os.FileMode) error {
 	file = expandHome(file)
-	tmp, err := os.CreateTemp(filepath.Dir(file), ".bbssh-key-*")
-	if err != nil {
+	if err := replaceFile(file, data, mode); err != nil {
 		return errorf(KindBadOption, nil, "cannot write %s: %v", file, pathErr(err))
-	}
-	defer os.Remove(tmp.Name())
-	_, werr := tmp.Write(data)
-	if cerr := tmp.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr == nil {
-		werr = os.Chmod(tmp.Name(), mode)
-	}
-	if werr == nil {
-		werr = os.Rename(tmp.Name(), file)
-	}
-	if werr != nil {
-		return errorf(KindBadOption, nil, "cannot write %s: %v", file, pathErr(werr))
 	}
 	return nil
 }
