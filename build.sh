@@ -40,6 +40,7 @@ need_packages() {
   [ -f /usr/share/java/nrepl.jar ] || missing+=(libnrepl-clojure)
   command -v useradd >/dev/null || missing+=(passwd)
   command -v setpriv >/dev/null || missing+=(util-linux)
+  command -v ip >/dev/null || missing+=(iproute2)
   if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" != 0 ]; then
       echo "build.sh: please install: ${missing[*]}" >&2; exit 1
