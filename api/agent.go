@@ -195,7 +195,7 @@ func (a *API) addIdentity(ctx context.Context, ag *agentObj, s identitySpec) err
 	repo := ag.idRepo
 	ag.mu.Unlock()
 	if repo == identityRepo(ag.local) {
-		ag.local.addIdentity(id)
+		a.addToLocal(ag, id)
 		return nil
 	}
 	// Another repository (an ssh-agent, the script's) takes private keys
@@ -301,14 +301,22 @@ func (a *API) registerAgent(ns, sessionNS *pod.Namespace) {
 				Prompter: bbssh.TerminalPrompter{}, Messages: a.Stderr}
 			applyAgent(&opts, ag, true, true)
 			a.applyDefaults(&opts)
-			return a.reg.Put("session", bbssh.NewSession(opts)), nil
+			s := bbssh.NewSession(opts)
+			h := a.reg.Put("session", s)
+			a.holdParts(s, ag) // the agent and what it holds live while s does (holds.go)
+			return h, nil
 		})
 	agentFn("get-identity-repository", "The agent's identity repository (its own unless set). E.g. (get-identity-repository agent) ;; => :bbssh/identity-repository-2",
 		[]string{"[agent]"}, 1, 1,
 		func(c *pod.Call, ag *agentObj) (any, error) {
 			ag.mu.Lock()
-			defer ag.mu.Unlock()
-			return a.reg.Put("identity-repository", ag.idRepo), nil
+			repo := ag.idRepo
+			ag.mu.Unlock()
+			h := a.reg.Put("identity-repository", repo)
+			if hd, ok := repo.(holder); ok { // the agent's own: it holds its identities
+				a.holdParts(repo, hd.parts()...)
+			}
+			return h, nil
 		})
 	agentFn("set-identity-repository", "Sets the identity repository of the agent's sessions (nil: its own). E.g. (set-identity-repository agent repo)",
 		[]string{"[agent identity-repository]"}, 2, 2,
@@ -323,6 +331,7 @@ func (a *API) registerAgent(ns, sessionNS *pod.Namespace) {
 			ag.mu.Lock()
 			ag.idRepo = r
 			ag.mu.Unlock()
+			a.holdParts(ag, r)
 			return nil, nil
 		})
 	agentFn("get-config-repository", "The agent's config repository; nil means ~/.ssh/config, as bbssh/ssh. E.g. (get-config-repository agent) ;; => nil",
@@ -348,6 +357,9 @@ func (a *API) registerAgent(ns, sessionNS *pod.Namespace) {
 			ag.mu.Lock()
 			ag.configRepo = r
 			ag.mu.Unlock()
+			if r != nil {
+				a.holdParts(ag, r)
+			}
 			return nil, nil
 		})
 	agentFn("get-host-key-repository", "The agent's host key repository (~/.ssh/known_hosts unless set). E.g. (get-host-key-repository agent) ;; => :bbssh/host-key-repository-3",
@@ -367,6 +379,7 @@ func (a *API) registerAgent(ns, sessionNS *pod.Namespace) {
 			ag.mu.Lock()
 			ag.hostKeys = r
 			ag.mu.Unlock()
+			a.holdParts(ag, r)
 			return nil, nil
 		})
 	agentFn("set-known-hosts", "Makes a known_hosts file the agent's host key repository. E.g. (set-known-hosts agent \"~/.ssh/known_hosts\")",
@@ -503,6 +516,11 @@ func (a *API) registerAgent(ns, sessionNS *pod.Namespace) {
 					return nil, err
 				}
 				s.Update(func(o *bbssh.Options) { err = set(o, c.Args.Get(1)) })
+				if err == nil && c.Args.Get(1) != nil {
+					if _, obj, lerr := a.reg.Lookup(c.Args.Get(1)); lerr == nil {
+						a.holdParts(s, obj) // the session keeps what it uses (holds.go)
+					}
+				}
 				return nil, err
 			}})
 	}

@@ -22,16 +22,24 @@ type callbackHub struct {
 	mu      sync.Mutex
 	next    uint64
 	pending map[string]chan callbackResult
+	askers  map[string]*bbObject // who asked each pending question
 }
 
 // answer delivers r to question id; false when nothing waits for it.
+// The object that asked first keeps the handles in the answer (see
+// bbObject.keep), while the answering call still holds them.
 func (h *callbackHub) answer(id string, r callbackResult) bool {
 	h.mu.Lock()
 	ch := h.pending[id]
+	asker := h.askers[id]
 	delete(h.pending, id)
+	delete(h.askers, id)
 	h.mu.Unlock()
 	if ch == nil {
 		return false
+	}
+	if asker != nil && asker.keep != nil && r.err == nil {
+		asker.keep(r.value)
 	}
 	ch <- r
 	return true
@@ -45,6 +53,13 @@ type bbObject struct {
 	methods map[string]bool
 	done    chan struct{}
 	once    sync.Once
+	// keep makes the registered object hold the pod objects named in an
+	// answer of the script (the identities a repository returns, the
+	// config a config repository returns), so that the client dropping
+	// their handles cannot free them while the pod uses them
+	// (cleanup.go). The return-result call carrying the answer holds
+	// its handles until keep has run.
+	keep func(answer any)
 }
 
 // has reports whether the script defined method.
@@ -69,10 +84,15 @@ func (o *bbObject) invoke(ctx context.Context, method string, args ...any) (any,
 	h.next++
 	id := "bb-" + strconv.FormatUint(h.next, 10)
 	h.pending[id] = ch
+	if h.askers == nil {
+		h.askers = map[string]*bbObject{}
+	}
+	h.askers[id] = o
 	h.mu.Unlock()
 	defer func() {
 		h.mu.Lock()
 		delete(h.pending, id)
+		delete(h.askers, id)
 		h.mu.Unlock()
 	}()
 	if args == nil {
@@ -147,7 +167,9 @@ func (a *API) bbObjectVar(kind string, known []string, wrap func(*bbObject) any)
 			}
 			o.methods[name] = true
 		}
-		h := a.reg.Put(kind, wrap(o))
+		self := wrap(o)
+		o.keep = func(answer any) { a.holdHandlesIn(self, answer) }
+		h := a.reg.Put(kind, self)
 		if err := c.Send(map[any]any{kw("result"): h}); err != nil {
 			a.reg.Release(h)
 			return err

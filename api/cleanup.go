@@ -16,6 +16,8 @@ import (
 //   - a command (exec), a channel-exec, a handled forward's connection and
 //     an sftp file hold their session; a session holds its jump host and
 //     its user-info; a channel-exec holds the streams set on it;
+//   - a session, an agent and a repository implemented in the script hold
+//     the lower-level objects they use (holds.go);
 //   - a session is busy while it has a forward open, a command while it
 //     runs, a channel-exec while connected and running.
 //

@@ -48,6 +48,7 @@ func (a *API) registerSession(ns *pod.Namespace) {
 			if u, ok := opts.Prompter.(*userInfo); ok {
 				a.reg.Depend(s, u)
 			}
+			a.holdLowerOptions(s, m) // :agent, :identity-repository... (holds.go)
 			return h, nil
 		}})
 	ns.Add(&pod.Var{Name: "connect", MinArgs: 1, MaxArgs: 2,

@@ -10,6 +10,7 @@
     (def s (agent/get-session agent \"me\" \"example.com\" 22))
     (session/connect s)"
   (:require [babashka.pods :as pods]
+            [pod.epiccastle.bbssh.impl.cleaner :as cleaner]
             [pod.epiccastle.bbssh.impl.utils :as utils]
             [pod.epiccastle.bbssh.pod.agent :as pod-agent]
             [pod.epiccastle.bbssh.pod.registry :as registry]))
@@ -19,7 +20,7 @@
 
     (agent/new) ;; => :bbssh/agent-1"
   []
-  (pod-agent/new))
+  (cleaner/register (pod-agent/new)))
 
 (defn get-session
   "An unconnected session to `host` using the agent's identities, host
@@ -29,9 +30,9 @@
 
     (agent/get-session agent \"example.com\")
     (agent/get-session agent \"me\" \"example.com\" 2222)"
-  ([agent host] (pod-agent/get-session agent host nil nil))
-  ([agent username host] (pod-agent/get-session agent host username nil))
-  ([agent username host port] (pod-agent/get-session agent host username port)))
+  ([agent host] (cleaner/register (pod-agent/get-session agent host nil nil)))
+  ([agent username host] (cleaner/register (pod-agent/get-session agent host username nil)))
+  ([agent username host port] (cleaner/register (pod-agent/get-session agent host username port))))
 
 (defn get-identity-repository
   "The agent's identity repository: its own list unless one was set. The
@@ -39,7 +40,7 @@
 
     (agent/get-identity-repository agent) ;; => :bbssh/identity-repository-2"
   [agent]
-  (pod-agent/get-identity-repository agent))
+  (cleaner/register (pod-agent/get-identity-repository agent)))
 
 (defn set-identity-repository
   "Sets the identity repository of the sessions the agent makes from now
@@ -57,7 +58,7 @@
 
     (agent/get-config-repository agent) ;; => nil"
   [agent]
-  (pod-agent/get-config-repository agent))
+  (cleaner/register (pod-agent/get-config-repository agent)))
 
 (defn set-config-repository
   "Sets the config repository of the sessions the agent makes from now on
@@ -75,7 +76,7 @@
 
     (agent/get-host-key-repository agent) ;; => :bbssh/host-key-repository-3"
   [agent]
-  (pod-agent/get-host-key-repository agent))
+  (cleaner/register (pod-agent/get-host-key-repository agent)))
 
 (defn set-host-key-repository
   "Sets the host key repository of the sessions the agent makes from now

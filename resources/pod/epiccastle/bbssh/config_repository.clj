@@ -6,6 +6,7 @@
     (agent/set-config-repository agent (config-repository/openssh-config-file \"~/.ssh/config\"))
     (config/get-port (config-repository/get-config repo \"db\")) ;; => 2222"
   (:require [pod.epiccastle.bbssh.impl.callbacks :as cb]
+            [pod.epiccastle.bbssh.impl.cleaner :as cleaner]
             [pod.epiccastle.bbssh.pod.config-repository :as pod-repo]))
 
 (defn openssh-config-file
@@ -14,14 +15,14 @@
 
     (config-repository/openssh-config-file \"~/.ssh/config\")"
   [path]
-  (pod-repo/openssh-config-file (str path)))
+  (cleaner/register (pod-repo/openssh-config-file (str path))))
 
 (defn openssh-config-string
   "Parses OpenSSH client config text.
 
     (config-repository/openssh-config-string \"Host db\\n  HostName db.internal\\n  Port 2222\\n\")"
   [text]
-  (pod-repo/openssh-config-string text))
+  (cleaner/register (pod-repo/openssh-config-string text)))
 
 (defn new
   "Makes a config repository whose `:get-config (fn [host])` returns the
@@ -37,4 +38,4 @@
 
     (config-repository/get-config repo \"db\") ;; => :bbssh/config-5"
   [repository host]
-  (pod-repo/get-config repository host))
+  (cleaner/register (pod-repo/get-config repository host)))

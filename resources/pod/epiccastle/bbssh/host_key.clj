@@ -6,6 +6,7 @@
     (def hk (host-key/new \"example.com\" key-bytes))
     (host-key/get-info hk nil) ;; => {:host \"example.com\" :type \"ssh-ed25519\" ...}"
   (:require [pod.epiccastle.bbssh.impl.utils :as utils]
+            [pod.epiccastle.bbssh.impl.cleaner :as cleaner]
             [pod.epiccastle.bbssh.pod.host-key :as pod-hk]))
 
 (def types
@@ -16,7 +17,7 @@
   #{:unknown :guess :sshdss :sshrsa :ecdsa256 :ecdsa384 :ecdsa521 :ed25519 :ed448})
 
 (defn- make [marker host type key comment]
-  (pod-hk/new marker host type (utils/encode-base64 (utils/->bytes key "UTF-8")) comment))
+  (cleaner/register (pod-hk/new marker host type (utils/encode-base64 (utils/->bytes key "UTF-8")) comment)))
 
 (defn new
   "Makes a host key for `host` (known_hosts host patterns, such as

@@ -8,6 +8,7 @@
     (host-key-repository/check repo \"[10.0.0.1]:2222\" key-bytes) ;; => :ok"
   (:refer-clojure :exclude [remove])
   (:require [pod.epiccastle.bbssh.impl.utils :as utils]
+            [pod.epiccastle.bbssh.impl.cleaner :as cleaner]
             [pod.epiccastle.bbssh.impl.callbacks :as cb]
             [pod.epiccastle.bbssh.pod.host-key-repository :as pod-repo]))
 
@@ -39,6 +40,8 @@
   [callbacks]
   (cb/new-object 'pod.epiccastle.bbssh.pod.host-key-repository/new "host-key-repository" known callbacks
                  {:pre {:check (fn [[host b64]] [host (utils/decode-base64 b64)])
+                        ;; the pod made the host key for this call: the script owns it
+                        :add (fn [[hk user-info]] [(cleaner/register hk) user-info])
                         :remove (fn [[host type b64]] (cond-> [host type] b64 (conj (utils/decode-base64 b64))))}
                   :post {:get-host-key vec
                          :add (constantly nil)
@@ -77,8 +80,8 @@
   vector of host-key handles.
 
     (map host-key/get-info (host-key-repository/get-host-key repo))"
-  ([repository] (pod-repo/get-host-key repository nil nil))
-  ([repository host type] (pod-repo/get-host-key repository host type)))
+  ([repository] (mapv cleaner/register (pod-repo/get-host-key repository nil nil)))
+  ([repository host type] (mapv cleaner/register (pod-repo/get-host-key repository host type))))
 
 (defn get-known-hosts-repository-id
   "The repository's id: a known_hosts file's name, nil for content.

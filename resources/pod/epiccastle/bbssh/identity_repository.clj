@@ -8,6 +8,7 @@
     (agent/set-identity-repository agent repo)"
   (:refer-clojure :exclude [remove])
   (:require [pod.epiccastle.bbssh.impl.utils :as utils]
+            [pod.epiccastle.bbssh.impl.cleaner :as cleaner]
             [pod.epiccastle.bbssh.impl.callbacks :as cb]
             [pod.epiccastle.bbssh.pod.identity-repository :as pod-repo]))
 
@@ -62,7 +63,7 @@
 
     (map identity/get-name (identity-repository/get-identities repo))"
   [repository]
-  (pod-repo/get-identities repository))
+  (mapv cleaner/register (pod-repo/get-identities repository)))
 
 (defn add
   "Adds a private key (its file's contents, a string or bytes; decrypted);

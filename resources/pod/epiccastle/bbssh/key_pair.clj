@@ -11,6 +11,7 @@
   bbssh 0.6 compatibility and may be nil."
   (:refer-clojure :exclude [load])
   (:require [pod.epiccastle.bbssh.impl.utils :as utils]
+            [pod.epiccastle.bbssh.impl.cleaner :as cleaner]
             [pod.epiccastle.bbssh.pod.key-pair :as pod-kp]))
 
 ;; A namespace the pod client created before this code ran already refers
@@ -32,7 +33,7 @@
     (key-pair/get-key-size (key-pair/generate nil :ecdsa 384)) ;; => 384"
   ([agent key-type] (generate agent key-type nil))
   ([_agent key-type key-size]
-   (pod-kp/generate key-type key-size)))
+   (cleaner/register (pod-kp/generate key-type key-size))))
 
 (defn load
   "Loads a key pair from a private key file (OpenSSH or PEM format, maybe
@@ -42,7 +43,7 @@
     (key-pair/load nil \"/home/me/.ssh/id_ed25519\")"
   ([agent private-file] (load agent private-file nil))
   ([_agent private-file public-file]
-   (pod-kp/load (str private-file) (some-> public-file str))))
+   (cleaner/register (pod-kp/load (str private-file) (some-> public-file str)))))
 
 (defn load-bytes
   "Makes a key pair from the contents of a private key file and of a public
@@ -53,7 +54,7 @@
     (key-pair/load-bytes nil (slurp \"id_ed25519\") (slurp \"id_ed25519.pub\"))
     (key-pair/load-bytes nil nil (slurp \"id_ed25519.pub\"))"
   [_agent private-key public-key]
-  (pod-kp/load-bytes (b64-or-nil private-key) (b64-or-nil public-key)))
+  (cleaner/register (pod-kp/load-bytes (b64-or-nil private-key) (b64-or-nil public-key))))
 
 (defn set-passphrase
   "Sets the passphrase `write-private-key` encrypts the key with when given

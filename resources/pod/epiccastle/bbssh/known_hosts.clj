@@ -7,9 +7,10 @@
     (def repo (known-hosts/new \"~/.ssh/known_hosts\"))
     (host-key-repository/get-host-key repo \"example.com\" nil)"
   (:require [pod.epiccastle.bbssh.impl.utils :as utils]
+            [pod.epiccastle.bbssh.impl.cleaner :as cleaner]
             [pod.epiccastle.bbssh.pod.host-key-repository :as pod-repo]))
 
-(defn- new* [file] (pod-repo/known-hosts-file file))
+(defn- new* [file] (cleaner/register (pod-repo/known-hosts-file file)))
 
 (defn new
   "The known_hosts file `file` [~/.ssh/known_hosts] as a host key
@@ -27,4 +28,4 @@
 
     (known-hosts/from-content \"example.com ssh-ed25519 AAAAC3Nz...\\n\")"
   [content]
-  (pod-repo/known-hosts-content (utils/encode-base64 (utils/->bytes content "UTF-8"))))
+  (cleaner/register (pod-repo/known-hosts-content (utils/encode-base64 (utils/->bytes content "UTF-8")))))

@@ -6,6 +6,7 @@
     (agent/set-identity-repository agent (ssh-agent/new-identity-repository))
     (bbssh/ssh \"host\" {:identity-repository (ssh-agent/new-identity-repository \"/tmp/agent.sock\")})"
   (:require [pod.epiccastle.bbssh.impl.utils :as utils]
+            [pod.epiccastle.bbssh.impl.cleaner :as cleaner]
             [pod.epiccastle.bbssh.pod.ssh-agent :as pod-agent]))
 
 (defn new-identity-repository
@@ -18,7 +19,7 @@
     (ssh-agent/new-identity-repository)
     (ssh-agent/new-identity-repository \"/tmp/agent.sock\")"
   ([] (new-identity-repository nil))
-  ([socket] (pod-agent/new-identity-repository (some-> socket str))))
+  ([socket] (cleaner/register (pod-agent/new-identity-repository (some-> socket str)))))
 
 (defn new-identity
   "An identity for the key `[blob comment]` (public key bytes and the
@@ -28,4 +29,5 @@
     (ssh-agent/new-identity [blob \"me@laptop\"])"
   ([key-info] (new-identity key-info nil))
   ([[blob comment] socket]
-   (pod-agent/new-identity (some-> socket str) (utils/encode-base64 (utils/->bytes blob "UTF-8")) comment)))
+   (cleaner/register
+    (pod-agent/new-identity (some-> socket str) (utils/encode-base64 (utils/->bytes blob "UTF-8")) comment))))

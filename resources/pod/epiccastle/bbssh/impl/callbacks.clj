@@ -3,6 +3,7 @@
   identity-repository/new, host-key-repository/new, config/new,
   config-repository/new). Not part of the public API."
   (:require [babashka.pods :as pods]
+            [pod.epiccastle.bbssh.impl.cleaner :as cleaner]
             [pod.epiccastle.bbssh.pod.callbacks :as callbacks]))
 
 (defn- answer
@@ -23,7 +24,8 @@
   answers nil). `pre` maps a method to a function of its argument vector
   (e.g. decoding base64), `post` to a function of its result (e.g.
   encoding bytes), `wrap` to a function of the script's function. Returns
-  the handle.
+  the handle, registered with the cleaner: the object is freed once the
+  script drops it and nothing in the pod uses it.
 
     (new-object 'pod.epiccastle.bbssh.pod.config/new \"config\" #{:get-port}
                 {:get-port (fn [] 2222)} {})"
@@ -38,17 +40,20 @@
   (when-let [bad (seq (remove (comp ifn? val) callbacks))]
     (throw (ex-info (str what " callback " (key (first bad)) " is not a function")
                     {:type :bbssh/bad-option})))
-  (let [result (promise)
+  ;; A queue rather than a promise: the handlers live as long as the
+  ;; object, and a promise they close over would keep the handle's keyword
+  ;; alive for ever, so it could never be freed (as impl.invoker).
+  (let [result (java.util.concurrent.LinkedBlockingQueue.)
         fns (into {} (map (fn [[k f]] [k ((get wrap k identity) f)])) callbacks)]
     (pods/invoke "pod.epiccastle.bbssh" sym [(vec (keys callbacks))]
                  {:handlers {:success (fn [{:keys [method id args] :as msg}]
                                         (if (contains? msg :result)
-                                          (deliver result (:result msg))
+                                          (.put result [(:result msg)])
                                           (answer (get fns method (fn [& _] nil)) id
                                                   ((get pre method identity) (vec args))
                                                   (get post method identity))))
                              :error (fn [{:keys [ex-message ex-data]}]
-                                      (deliver result (ex-info ex-message ex-data)))
-                             :done (fn [] (deliver result nil))}})
-    (let [r @result]
-      (if (instance? Throwable r) (throw r) r))))
+                                      (.put result [(ex-info ex-message ex-data)]))
+                             :done (fn [] (.offer result [nil]))}})
+    (let [[r] (.take result)]
+      (if (instance? Throwable r) (throw r) (cleaner/register r)))))

@@ -1,0 +1,182 @@
+;; The handles of the lower-level namespaces (agent, key-pair, host-key,
+;; host-key-repository, known-hosts, identity, identity-repository,
+;; ssh-agent, config, config-repository) are freed once babashka has
+;; garbage-collected their keywords, and never while something in the pod
+;; still uses them: a session keeps its agent and the repositories and
+;; identities it logs in with, implemented in bb or not.
+(load-file (str (System/getenv "BBSSH_E2E_DIR") "/common.clj"))
+(load-file (str (System/getenv "BBSSH_E2E_DIR") "/netutil.clj"))
+(ns e2e.cleaner-lower-test
+  (:require [clojure.test :refer [deftest is testing]]
+            [clojure.java.io :as io]
+            [clojure.string :as str]
+            [e2e.common :as c]
+            [e2e.netutil :as n]))
+
+(c/load-pod!)
+(require '[pod.epiccastle.bbssh.core :as bbssh]
+         '[pod.epiccastle.bbssh.session :as session]
+         '[pod.epiccastle.bbssh.agent :as agent]
+         '[pod.epiccastle.bbssh.key-pair :as key-pair]
+         '[pod.epiccastle.bbssh.host-key :as host-key]
+         '[pod.epiccastle.bbssh.host-key-repository :as hkr]
+         '[pod.epiccastle.bbssh.known-hosts :as known-hosts]
+         '[pod.epiccastle.bbssh.identity :as identity]
+         '[pod.epiccastle.bbssh.identity-repository :as idr]
+         '[pod.epiccastle.bbssh.ssh-agent :as ssh-agent]
+         '[pod.epiccastle.bbssh.config :as config]
+         '[pod.epiccastle.bbssh.config-repository :as config-repository]
+         '[pod.epiccastle.bbssh.pod.registry :as registry])
+
+(def identity-file (c/env "BBSSH_TEST_IDENTITY"))
+(def known-hosts-file (c/env "BBSSH_TEST_KNOWN_HOSTS"))
+
+(defn settle
+  "Runs the garbage collector until (done?) holds, at most 30 s; returns
+  whether it did."
+  [done?]
+  (let [deadline (+ (System/currentTimeMillis) 30000)]
+    (loop []
+      (System/gc)
+      (Thread/sleep 100)
+      (cond
+        (done?) true
+        (> (System/currentTimeMillis) deadline) false
+        :else (recur)))))
+
+(defn collect
+  "Runs the garbage collector for ms milliseconds, giving the cleaner time
+  to report."
+  [ms]
+  (let [deadline (+ (System/currentTimeMillis) ms)]
+    (while (< (System/currentTimeMillis) deadline)
+      (System/gc)
+      (Thread/sleep 100))))
+
+(defn kind-count
+  "How many live handles of kind there are (:bbssh/identity-3 is of kind
+  identity, :bbssh/identity-repository-4 is not)."
+  [kind]
+  (let [re (re-pattern (str "\\Q" kind "\\E-\\d+"))]
+    (count (filter #(re-matches re (name %)) (registry/handles)))))
+
+(def lower-kinds
+  ["agent" "key-pair" "host-key" "host-key-repository" "identity" "identity-repository"
+   "config" "config-repository"])
+
+(defn lower-counts [] (into {} (map (juxt identity kind-count)) lower-kinds))
+
+(defn kp-identity
+  "An identity implemented in bb, signing with key pair kp."
+  [kp]
+  (identity/new {:get-public-key-blob (fn [] (key-pair/get-public-key-blob kp))
+                 :get-signature (fn ([data] (key-pair/get-signature kp data))
+                                  ([data alg] (key-pair/get-signature kp data alg)))
+                 :get-alg-name (fn [] "ssh-ed25519")
+                 :get-name (fn [] "key in bb")}))
+
+(defn make-garbage!
+  "Makes objects of every lower-level kind and keeps none; returns how many
+  handles it was given."
+  []
+  (let [n (atom 0) made (fn [x] (swap! n inc) x)]
+    (dotimes [i 20]
+      (let [kp (made (key-pair/generate nil :ed25519))
+            blob (key-pair/get-public-key-blob kp)]
+        (made (host-key/new "example.com" blob))
+        (made (known-hosts/from-content (str "example.com ssh-ed25519 " (.encodeToString (java.util.Base64/getEncoder) blob) "\n")))
+        (made (known-hosts/new (str "/tmp/bbssh-never-" i)))
+        (let [ag (made (agent/new))]
+          (agent/set-known-hosts ag known-hosts-file)
+          (agent/add-identity ag identity-file)
+          (made (agent/get-identity-repository ag))
+          (made (agent/get-host-key-repository ag))
+          (made (agent/get-session ag c/user c/host c/port)))
+        (let [id (made (kp-identity kp))
+              repo (made (idr/new {:get-identities (fn [] [id])}))]
+          (doseq [h (idr/get-identities repo)] (made h)))
+        (let [seen (atom [])
+              repo (made (hkr/new {:add (fn [hk _] (swap! seen conj hk))
+                                   :get-host-key (fn ([] @seen) ([_ _] @seen))}))]
+          (hkr/add repo (made (host-key/new "h" blob)) nil)
+          (doseq [h (hkr/get-host-key repo)] (made h)))
+        (let [cfg (made (config/new {:get-port (fn [] 2222)}))
+              repo (made (config-repository/new {:get-config (fn [_] cfg)}))]
+          (made (config-repository/get-config repo "x")))
+        (made (config-repository/get-config
+               (made (config-repository/openssh-config-string "Host x\n  Port 1\n")) "x"))
+        (made (ssh-agent/new-identity-repository "/tmp/bbssh-no-such-agent.sock"))
+        (made (ssh-agent/new-identity [blob "c"] "/tmp/bbssh-no-such-agent.sock"))))
+    @n))
+
+(deftest dropped-lower-handles-are-freed
+  (let [baseline (registry/count)
+        before (lower-counts)
+        made (make-garbage!)
+        peak (registry/count)]
+    (println "made" made "lower-level handles; handles" baseline "->" peak)
+    (is (>= peak (+ baseline 250)) "many objects were alive at first")
+    (is (settle #(= baseline (registry/count)))
+        (str "the count came back to " baseline ", left: " (pr-str (take 10 (registry/handles)))))
+    (is (= before (lower-counts)))))
+
+(defn banner [port]
+  (with-open [sock (java.net.Socket. "127.0.0.1" (int port))]
+    (.readLine (io/reader (.getInputStream sock)))))
+
+(deftest agent-lives-while-its-session-does
+  ;; Everything the session logs in with is made here and dropped: the
+  ;; agent, its bb identity repository and bb identity. The session
+  ;; connects only after a collection, so it needs them all.
+  (let [before (lower-counts)
+        held (atom (let [ag (agent/new)]
+                     (agent/set-known-hosts ag known-hosts-file)
+                     (let [id (kp-identity (key-pair/load nil identity-file))]
+                       (agent/set-identity-repository ag (idr/new {:get-identities (fn [] [id])})))
+                     (agent/get-session ag c/user c/host c/port)))]
+    (collect 2000)
+    (is (= 1 (- (kind-count "agent") (before "agent"))) "the agent is kept by its session")
+    (is (= 1 (- (kind-count "identity-repository") (before "identity-repository"))) "and its repository")
+    (is (= 1 (- (kind-count "identity") (before "identity"))) "and the repository's identity")
+    (session/connect @held 20000)
+    (is (= c/user (-> (bbssh/exec @held "whoami" {:out :string}) deref :out str/trim))
+        "the session logs in through them and runs a command")
+    (let [port (session/set-port-forwarding-local @held {:local-port 0 :remote-host "127.0.0.1" :remote-port c/port})]
+      (collect 1000)
+      (is (str/starts-with? (banner port) "SSH-2.0-") "its forward works")
+      (is (= 1 (- (kind-count "agent") (before "agent"))))
+      (session/delete-port-forwarding-local @held {:local-port port}))
+    (testing "once the session is dropped, all of them are freed"
+      (session/disconnect @held)
+      (reset! held nil)
+      (is (settle #(= before (lower-counts))) (pr-str (lower-counts) before)))))
+
+(deftest bb-repository-lives-while-its-session-does
+  (let [before (lower-counts)
+        signed (atom 0)
+        s (atom (bbssh/ssh c/host (-> (c/opts {:no-connect true})
+                                      (dissoc :identity)
+                                      (assoc :identity-repository
+                                             (let [kp (key-pair/load nil identity-file)]
+                                               ;; a new bb identity each time: the repository keeps it
+                                               (idr/new {:get-identities
+                                                         (fn [] [(identity/new
+                                                                  {:get-public-key-blob (fn [] (key-pair/get-public-key-blob kp))
+                                                                   :get-signature (fn [data & [alg]]
+                                                                                    (swap! signed inc)
+                                                                                    (Thread/sleep 200) ; room for a collection
+                                                                                    (key-pair/get-signature kp data alg))})])}))))))]
+    (collect 2000)
+    (is (= 1 (- (kind-count "identity-repository") (before "identity-repository"))) "kept by the session")
+    (let [gc (future (dotimes [_ 100] (System/gc) (Thread/sleep 20)))]
+      (session/connect @s 20000)
+      @gc)
+    (is (pos? @signed) "the session signed through the bb identity")
+    (is (= "ok\n" (-> (bbssh/exec @s "echo ok" {:out :string}) deref :out)))
+    (collect 1000)
+    (is (= 1 (- (kind-count "identity-repository") (before "identity-repository"))) "still kept")
+    (session/disconnect @s)
+    (reset! s nil)
+    (is (settle #(= before (lower-counts))) "freed with the session")))
+
+(c/run-tests-and-exit 'e2e.cleaner-lower-test)
