@@ -5,9 +5,6 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
-	"strconv"
-	"sync"
-	"sync/atomic"
 
 	"bbssh/pod"
 )
@@ -15,85 +12,29 @@ import (
 // Streams backed by the script (input-stream/new-pod-proxy and
 // output-stream/new-pod-proxy): every method of the Go stream asks a
 // function of the script, over the streaming call that made the stream,
-// as user-info does. The question is {:method :read :id "scb-7" :args
+// as user-info does. The question is {:method :read :id "bb-7" :args
 // [...]}; the client answers with callbacks/return-result or, when the
 // function threw, return-error, which fails the stream operation with an
 // :bbssh/io-error instead of leaving it waiting.
 
-// remoteObject is the pod's side of an object whose methods run in the
-// script.
-type remoteObject struct {
-	call    *pod.Call
-	methods map[string]bool // the methods the script defined
-	done    chan struct{}   // closed when the object is freed
-	once    sync.Once
-}
-
-// scriptCallbacks are the questions waiting for the script's answer, by
-// id; ids are unique in the process.
-var scriptCallbacks = struct {
-	sync.Mutex
-	next    atomic.Int64
-	pending map[string]chan callbackResult
-}{pending: map[string]chan callbackResult{}}
+// remoteObject is a script-backed stream's object (callbacks.go): its
+// failures are the stream's I/O errors.
+type remoteObject struct{ *bbObject }
 
 // invoke asks the script's method and waits for its answer, ctx's end or
 // the object's release. A method the script did not define answers nil
 // without a round trip, as bbssh 0.6's default (fn [& _]).
 func (o *remoteObject) invoke(ctx context.Context, method string, args ...any) (any, error) {
-	if !o.methods[method] {
-		return nil, nil
+	v, err := o.bbObject.invoke(ctx, method, args...)
+	if err != nil && ctx.Err() == nil {
+		return nil, ioError("%v", err)
 	}
-	id := "scb-" + strconv.FormatInt(scriptCallbacks.next.Add(1), 10)
-	ch := make(chan callbackResult, 1)
-	scriptCallbacks.Lock()
-	scriptCallbacks.pending[id] = ch
-	scriptCallbacks.Unlock()
-	defer func() {
-		scriptCallbacks.Lock()
-		delete(scriptCallbacks.pending, id)
-		scriptCallbacks.Unlock()
-	}()
-	if args == nil {
-		args = []any{}
-	}
-	if err := o.call.Send(map[any]any{kw("method"): kw(method), kw("id"): id, kw("args"): args}); err != nil {
-		return nil, ioError("calling the stream's :%s: %v", method, err)
-	}
-	select {
-	case r := <-ch:
-		if r.err != nil {
-			return nil, ioError("the stream's :%s function failed: %v", method, r.err)
-		}
-		return r.value, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	case <-o.done:
-		return nil, ioError("the stream was freed while its :%s function ran", method)
-	}
+	return v, err
 }
 
 // release ends the object: waiting questions fail, and the streaming
 // call that made it finishes, so the client drops its handler.
-func (o *remoteObject) release() {
-	o.once.Do(func() { close(o.done) })
-}
-
-// answerScriptCallback delivers an answer to a stream's question; false
-// when no such question waits.
-func answerScriptCallback(id string, r callbackResult) bool {
-	scriptCallbacks.Lock()
-	ch := scriptCallbacks.pending[id]
-	scriptCallbacks.Unlock()
-	if ch == nil {
-		return false
-	}
-	select {
-	case ch <- r:
-	default: // answered twice: the first answer stands
-	}
-	return true
-}
+func (o *remoteObject) release() { o.bbObject.Close() }
 
 // proxyIn is an InputStream whose methods are the script's functions.
 type proxyIn struct{ *remoteObject }
@@ -229,36 +170,6 @@ func (a *API) newProxyVar(kind string, known []string, wrap func(*remoteObject) 
 		Doc: fmt.Sprintf("Makes a %s whose methods call the client's functions: sends {:result handle}, then {:method :id :args} per call, answered with callbacks/return-result, until the handle is freed. "+
 			"Methods: %v. E.g. (new-pod-proxy [:read :close])", kind, known),
 		Arglists: []string{"[method-names]"},
-		Stream: func(c *pod.Call) error {
-			names, ok := c.Args.Get(0).([]any)
-			if !ok {
-				return badOption("new-pod-proxy wants the vector of method names, got %s", pod.Describe(c.Args.Get(0)))
-			}
-			o := &remoteObject{call: c, methods: map[string]bool{}, done: make(chan struct{})}
-			for _, n := range names {
-				name, err := pod.AsKeyword("method name", n)
-				if err != nil {
-					return err
-				}
-				found := false
-				for _, k := range known {
-					found = found || k == name
-				}
-				if !found {
-					return badOption("unknown %s method :%s (known: %v)", kind, name, known)
-				}
-				o.methods[name] = true
-			}
-			obj := wrap(o)
-			h := a.reg.Put(kind, obj)
-			if err := c.Send(map[any]any{kw("result"): h}); err != nil {
-				a.reg.Release(h)
-				return err
-			}
-			select {
-			case <-o.done:
-			case <-c.Ctx.Done():
-			}
-			return nil
-		}}
+		Stream:   a.bbObjectVar(kind, known, func(o *bbObject) any { return wrap(&remoteObject{o}) }),
+	}
 }

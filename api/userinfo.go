@@ -202,10 +202,10 @@ func (a *API) answerCallback(c *pod.Call, r callbackResult) error {
 	if err != nil {
 		return err
 	}
-	if a.low.hub.answer(id, r) { // an object of callbacks.go
+	if a.low.hub.answer(id, r) { // an object of callbacks.go, or a stream of streamproxy.go
 		return nil
 	}
-	found := answerScriptCallback(id, r) // a stream's question (streamproxy.go)
+	found := false
 	a.reg.Each("user-info", func(obj any) {
 		if !found {
 			found = obj.(*userInfo).answer(id, r)

@@ -2,21 +2,7 @@
   "Pod objects whose methods are functions of the script (identity/new,
   identity-repository/new, host-key-repository/new, config/new,
   config-repository/new). Not part of the public API."
-  (:require [babashka.pods :as pods]
-            [pod.epiccastle.bbssh.impl.cleaner :as cleaner]
-            [pod.epiccastle.bbssh.pod.callbacks :as callbacks]))
-
-(defn- answer
-  "Runs (f args) on its own thread (never the pod reader's) and sends its
-  result through `post`, or its error, back to the pod, so that the pod
-  never waits for ever on a function that threw."
-  [f id args post]
-  (future
-    (try
-      (callbacks/return-result id (post (apply f args)))
-      (catch Throwable e
-        (try (callbacks/return-error id (str (or (ex-message e) (type e))))
-             (catch Exception _ nil))))))
+  (:require [pod.epiccastle.bbssh.impl.invoker :as invoker]))
 
 (defn new-object
   "Creates a pod object with the pod var `sym`, whose methods are the
@@ -40,20 +26,8 @@
   (when-let [bad (seq (remove (comp ifn? val) callbacks))]
     (throw (ex-info (str what " callback " (key (first bad)) " is not a function")
                     {:type :bbssh/bad-option})))
-  ;; A queue rather than a promise: the handlers live as long as the
-  ;; object, and a promise they close over would keep the handle's keyword
-  ;; alive for ever, so it could never be freed (as impl.invoker).
-  (let [result (java.util.concurrent.LinkedBlockingQueue.)
-        fns (into {} (map (fn [[k f]] [k ((get wrap k identity) f)])) callbacks)]
-    (pods/invoke "pod.epiccastle.bbssh" sym [(vec (keys callbacks))]
-                 {:handlers {:success (fn [{:keys [method id args] :as msg}]
-                                        (if (contains? msg :result)
-                                          (.put result [(:result msg)])
-                                          (answer (get fns method (fn [& _] nil)) id
-                                                  ((get pre method identity) (vec args))
-                                                  (get post method identity))))
-                             :error (fn [{:keys [ex-message ex-data]}]
-                                      (.put result [(ex-info ex-message ex-data)]))
-                             :done (fn [] (.offer result [nil]))}})
-    (let [[r] (.take result)]
-      (if (instance? Throwable r) (throw r) (cleaner/register r)))))
+  (let [fns (into {} (map (fn [[k f]] [k ((get wrap k identity) f)])) callbacks)]
+    (invoker/new-invoker {:call-sym sym
+                          :callbacks fns
+                          :preprocess-args-fn (fn [method args] ((get pre method identity) (vec args)))
+                          :postprocess-returns-fn (fn [method v] ((get post method identity) v))})))

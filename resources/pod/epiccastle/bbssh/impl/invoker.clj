@@ -1,7 +1,8 @@
 (ns pod.epiccastle.bbssh.impl.invoker
   "Pod objects whose methods are functions of the script (the streams of
-  `input-stream/new-pod-proxy` and `output-stream/new-pod-proxy`). Not
-  needed unless you extend bbssh."
+  `input-stream/new-pod-proxy` and `output-stream/new-pod-proxy`, and
+  through impl.callbacks the identities, repositories and configs
+  implemented in bb). Not needed unless you extend bbssh."
   (:require [babashka.pods :as pods]
             [pod.epiccastle.bbssh.impl.cleaner :as cleaner]
             [pod.epiccastle.bbssh.pod.callbacks :as callbacks]))
