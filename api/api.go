@@ -31,6 +31,12 @@ type API struct {
 	owned    map[*bbssh.Session][]pod.Handle // handles released with their session
 	forwards map[*bbssh.Session][]*bbssh.Forward
 	low      lowerState // the lower-level namespaces' state (lower.go)
+	// loggers maps a session to the handle of its :debug-fn logger,
+	// released with the session's handle (logger.go).
+	loggers sync.Map // *bbssh.Session -> pod.Handle
+	// outChannels finds the data channel of an output stream
+	// (streamchannel.go).
+	outChannels sync.Map // outStream -> *outChannel
 }
 
 // New returns an API with an empty registry.

@@ -36,10 +36,6 @@ func (l *logger) Close() error {
 	return nil
 }
 
-// sessionLoggers maps a session to the handle of its logger, released
-// with the session's handle.
-var sessionLoggers sync.Map // *bbssh.Session -> pod.Handle
-
 func (a *API) registerLog(ns *pod.Namespace) {
 	ns.Add(&pod.Var{Name: "new", MinArgs: 0, MaxArgs: 0,
 		Doc: "Creates a logger for a session's :debug-log option: sends {:result handle}, then " +
@@ -80,7 +76,7 @@ func (a *API) attachLogger(opts *bbssh.Options, m pod.Map) (pod.Handle, error) {
 
 // releaseLogger releases the logger of a session being released.
 func (a *API) releaseLogger(s *bbssh.Session) {
-	if h, ok := sessionLoggers.LoadAndDelete(s); ok {
+	if h, ok := a.loggers.LoadAndDelete(s); ok {
 		if obj, err := a.reg.Release(h); err == nil {
 			obj.(*logger).Close()
 		}

@@ -38,7 +38,7 @@ func (a *API) registerSession(ns *pod.Namespace) {
 			}
 			s := bbssh.NewSession(opts)
 			if logger != "" {
-				sessionLoggers.Store(s, logger)
+				a.loggers.Store(s, logger)
 			}
 			h := a.reg.Put("session", s)
 			// What the session uses lives as long as it (cleanup.go).

@@ -40,7 +40,8 @@ func streamToChannel(in inStream) func(net.Conn) {
 // outChannel copies what the client writes on a data channel into an
 // output stream, counting the bytes for channel-sync.
 type outChannel struct {
-	out outStream
+	out   outStream
+	table *sync.Map // where it is found by its stream (API.outChannels)
 
 	mu      sync.Mutex
 	written int64
@@ -49,13 +50,11 @@ type outChannel struct {
 	changed signal
 }
 
-// outChannels finds the data channel of an output stream (the latest,
-// when the client made several proxies of one stream).
-var outChannels sync.Map // outStream -> *outChannel
-
-func newOutChannel(out outStream) *outChannel {
-	ch := &outChannel{out: out}
-	outChannels.Store(out, ch)
+// newOutChannel makes the data channel of out, found by out until it
+// ends (the latest, when the client made several proxies of one stream).
+func (a *API) newOutChannel(out outStream) *outChannel {
+	ch := &outChannel{out: out, table: &a.outChannels}
+	a.outChannels.Store(out, ch)
 	return ch
 }
 
@@ -86,13 +85,13 @@ func (ch *outChannel) serve(conn net.Conn) {
 	if err != nil {
 		resetConn(conn)
 	}
-	outChannels.CompareAndDelete(ch.out, ch)
+	ch.table.CompareAndDelete(ch.out, ch)
 }
 
 // abandon runs when the client never connected.
 func (ch *outChannel) abandon() {
 	ch.progress(0, ioError("the client never connected to the stream's data channel"), true)
-	outChannels.CompareAndDelete(ch.out, ch)
+	ch.table.CompareAndDelete(ch.out, ch)
 }
 
 func (ch *outChannel) progress(n int64, err error, ended bool) {
@@ -108,8 +107,8 @@ func (ch *outChannel) progress(n int64, err error, ended bool) {
 
 // syncOutChannel waits until out's data channel has written n bytes (or
 // ended), then flushes out.
-func syncOutChannel(ctx context.Context, out outStream, n int64) error {
-	v, ok := outChannels.Load(out)
+func (a *API) syncOutChannel(ctx context.Context, out outStream, n int64) error {
+	v, ok := a.outChannels.Load(out)
 	if ok {
 		ch := v.(*outChannel)
 		for {

@@ -349,7 +349,7 @@ func (a *API) registerOutputStream(ns *pod.Namespace) {
 			if err != nil {
 				return nil, err
 			}
-			ch := newOutChannel(out)
+			ch := a.newOutChannel(out)
 			return offerDataChannel(ch.serve, ch.abandon)
 		}})
 	ns.Add(&pod.Var{Name: "channel-sync", MinArgs: 2, MaxArgs: 2,
@@ -364,7 +364,7 @@ func (a *API) registerOutputStream(ns *pod.Namespace) {
 			if err != nil {
 				return nil, err
 			}
-			return nil, syncOutChannel(c.Ctx, out, n)
+			return nil, a.syncOutChannel(c.Ctx, out, n)
 		}})
 	ns.Add(a.newProxyVar("output-stream", proxyOutMethods, func(o *remoteObject) any { return &proxyOut{o} }))
 }
