@@ -31,28 +31,6 @@
 (def identity-file (c/env "BBSSH_TEST_IDENTITY"))
 (def known-hosts-file (c/env "BBSSH_TEST_KNOWN_HOSTS"))
 
-(defn settle
-  "Runs the garbage collector until (done?) holds, at most 30 s; returns
-  whether it did."
-  [done?]
-  (let [deadline (+ (System/currentTimeMillis) 30000)]
-    (loop []
-      (System/gc)
-      (Thread/sleep 100)
-      (cond
-        (done?) true
-        (> (System/currentTimeMillis) deadline) false
-        :else (recur)))))
-
-(defn collect
-  "Runs the garbage collector for ms milliseconds, giving the cleaner time
-  to report."
-  [ms]
-  (let [deadline (+ (System/currentTimeMillis) ms)]
-    (while (< (System/currentTimeMillis) deadline)
-      (System/gc)
-      (Thread/sleep 100))))
-
 (def lower-kinds
   ["agent" "key-pair" "host-key" "host-key-repository" "identity" "identity-repository"
    "config" "config-repository"])
@@ -120,7 +98,7 @@
         left #(remove before (registry/handles))]
     (println "made" made "lower-level handles; handles" baseline "->" peak)
     (is (>= peak (+ baseline 250)) "many objects were alive at first")
-    (is (settle #(empty? (left)))
+    (is (c/settle #(empty? (left)))
         (str "every handle made was freed, left: " (pr-str (take 10 (left)))))))
 
 (defn banner [port]
@@ -137,7 +115,7 @@
                      (let [id (kp-identity (key-pair/load nil identity-file))]
                        (agent/set-identity-repository ag (idr/new {:get-identities (fn [] [id])})))
                      (agent/get-session ag c/user c/host c/port)))]
-    (collect 2000)
+    (c/collect 2000)
     (is (= 1 (made-since before "agent")) "the agent is kept by its session")
     (is (= 1 (made-since before "identity-repository")) "and its repository")
     (is (= 1 (made-since before "identity")) "and the repository's identity")
@@ -145,14 +123,14 @@
     (is (= c/user (-> (bbssh/exec @held "whoami" {:out :string}) deref :out str/trim))
         "the session logs in through them and runs a command")
     (let [port (session/set-port-forwarding-local @held {:local-port 0 :remote-host "127.0.0.1" :remote-port c/port})]
-      (collect 1000)
+      (c/collect 1000)
       (is (str/starts-with? (banner port) "SSH-2.0-") "its forward works")
       (is (= 1 (made-since before "agent")))
       (session/delete-port-forwarding-local @held {:local-port port}))
     (testing "once the session is dropped, all of them are freed"
       (session/disconnect @held)
       (reset! held nil)
-      (is (settle #(zero? (lower-made-since before))) (str (lower-made-since before) " left")))))
+      (is (c/settle #(zero? (lower-made-since before))) (str (lower-made-since before) " left")))))
 
 (deftest bb-repository-lives-while-its-session-does
   (let [before (set (registry/handles))
@@ -169,17 +147,17 @@
                                                                                     (swap! signed inc)
                                                                                     (Thread/sleep 200) ; room for a collection
                                                                                     (key-pair/get-signature kp data alg))})])}))))))]
-    (collect 2000)
+    (c/collect 2000)
     (is (= 1 (made-since before "identity-repository")) "kept by the session")
     (let [gc (future (dotimes [_ 100] (System/gc) (Thread/sleep 20)))]
       (session/connect @s 20000)
       @gc)
     (is (pos? @signed) "the session signed through the bb identity")
     (is (= "ok\n" (-> (bbssh/exec @s "echo ok" {:out :string}) deref :out)))
-    (collect 1000)
+    (c/collect 1000)
     (is (= 1 (made-since before "identity-repository")) "still kept")
     (session/disconnect @s)
     (reset! s nil)
-    (is (settle #(zero? (lower-made-since before))) "freed with the session")))
+    (is (c/settle #(zero? (lower-made-since before))) "freed with the session")))
 
 (c/run-tests-and-exit 'e2e.cleaner-lower-test)

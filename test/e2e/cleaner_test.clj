@@ -25,28 +25,6 @@
 
 (def s (bbssh/ssh c/host (c/opts)))
 
-(defn settle
-  "Runs the garbage collector until (done?) holds, at most 30 s; returns
-  whether it did."
-  [done?]
-  (let [deadline (+ (System/currentTimeMillis) 30000)]
-    (loop []
-      (System/gc)
-      (Thread/sleep 100)
-      (cond
-        (done?) true
-        (> (System/currentTimeMillis) deadline) false
-        :else (recur)))))
-
-(defn collect
-  "Runs the garbage collector for ms milliseconds, giving the cleaner time
-  to report."
-  [ms]
-  (let [deadline (+ (System/currentTimeMillis) ms)]
-    (while (< (System/currentTimeMillis) deadline)
-      (System/gc)
-      (Thread/sleep 100))))
-
 (defn handles-of-kind [kind]
   (filter #(str/starts-with? (name %) (str kind "-")) (registry/handles)))
 
@@ -83,7 +61,7 @@
         left #(remove before (registry/handles))]
     (println "made" made "objects; handles" baseline "->" peak)
     (is (>= peak (+ baseline (* 0.9 made))) "the objects were all alive at first")
-    (is (settle #(empty? (left)))
+    (is (c/settle #(empty? (left)))
         (str "every handle made was freed, left: " (pr-str (take 10 (left)))))
     (is (= (registry/count) (count (remove nil? (pod-cleaner/get-references))))
         "bbssh 0.6's get-references agrees")
@@ -93,7 +71,7 @@
   (let [kept (vec (repeatedly 50 #(baos/new)))]
     (doseq [k kept] (baos/write k 7))
     (make-garbage!)
-    (settle #(> 60 (count (handles-of-kind "byte-array-output-stream"))))
+    (c/settle #(> 60 (count (handles-of-kind "byte-array-output-stream"))))
     (is (= (repeat 50 1) (map baos/size kept)) "every held handle still works")))
 
 (deftest session-with-a-forward-lives-while-it-forwards
@@ -106,20 +84,20 @@
         sessions #(set (handles-of-kind "session"))]
     (is (str/starts-with? (banner) "SSH-2.0-"))
     (is (= 2 (count (sessions))) "the dropped session and the held one")
-    (collect 2000)
+    (c/collect 2000)
     (is (= 2 (count (sessions))) "not freed: it has a forward open")
     (is (str/starts-with? (banner) "SSH-2.0-") "the forward still works")
     (testing "once its forward is gone it is freed"
       (let [orphan (first (disj (sessions) s))]
         (session/delete-port-forwarding-local orphan {:local-port port}))
-      (is (settle #(= #{s} (sessions))) (pr-str (sessions))))))
+      (is (c/settle #(= #{s} (sessions))) (pr-str (sessions))))))
 
 (deftest running-command-outlives-its-handles
   (let [marker (str "/tmp/bbssh-cleaner-" (System/nanoTime))]
     (bbssh/exec (bbssh/ssh c/host (c/opts)) (str "sleep 1.5; echo ran > " marker))
-    (collect 500)
+    (c/collect 500)
     (is (n/wait-until 10000 #(.exists (io/file marker))) "the command ran to its end")
-    (is (settle #(= 1 (count (handles-of-kind "session")))) "then its session was freed")
+    (is (c/settle #(= 1 (count (handles-of-kind "session")))) "then its session was freed")
     (io/delete-file marker true)))
 
 (deftest channel-keeps-the-stream-it-writes-to
@@ -131,14 +109,14 @@
       (ch/connect c))
     (System/gc)
     (is (n/wait-until 10000 #(= "done\n" (baos/to-string out))))
-    (is (settle #(empty? (handles-of-kind "channel-exec"))) "freed after its command ended")
+    (is (c/settle #(empty? (handles-of-kind "channel-exec"))) "freed after its command ended")
     (is (= "done\n" (baos/to-string out)) "the stream the script holds is kept")))
 
 (deftest calls-keep-their-arguments
   ;; a pipe the script drops while a read on it blocks: the read holds it
   (let [o (os/new)
         reader (future (is/read (is/new o)))]
-    (collect 1500)
+    (c/collect 1500)
     (os/write o 42)
     (is (= 42 (deref reader 5000 :timeout)))))
 

@@ -32,6 +32,29 @@
            :identities-only true}
           m)))
 
+(defn settle
+  "Runs the garbage collector until (done?) holds (the cleaner frees
+  dropped handles after a collection), at most 30 s; returns
+  whether it did."
+  [done?]
+  (let [deadline (+ (System/currentTimeMillis) 30000)]
+    (loop []
+      (System/gc)
+      (Thread/sleep 100)
+      (cond
+        (done?) true
+        (> (System/currentTimeMillis) deadline) false
+        :else (recur)))))
+
+(defn collect
+  "Runs the garbage collector for ms milliseconds, giving the cleaner time
+  to report."
+  [ms]
+  (let [deadline (+ (System/currentTimeMillis) ms)]
+    (while (< (System/currentTimeMillis) deadline)
+      (System/gc)
+      (Thread/sleep 100))))
+
 (defn run-tests-and-exit
   "Runs the tests of the given namespaces, naming each test as it starts
   and its time when it ends, and exits 0 only when all pass."
