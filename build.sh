@@ -3,8 +3,8 @@
 #
 #   ./build.sh          build the static binary build/bbssh
 #   ./build.sh test     build, then run every test: go vet, gofmt, go test
-#                       (unit tests and the end-to-end scripts through the
-#                       Clojure pod client against a real OpenSSH sshd)
+#                       (unit tests and the end-to-end scripts through real
+#                       babashka against a real OpenSSH sshd)
 #   ./build.sh demo     build, then run examples/quickstart.clj against a
 #                       throwaway OpenSSH sshd on 127.0.0.1
 #   ./build.sh bench    build, then measure the pod against OpenSSH's ssh
@@ -21,8 +21,11 @@
 #                       copies for that long (default 3) and fail on a leak
 #                       of goroutines, descriptors, handles or heap
 #
-# Missing system packages (openssh-server, clojure, ...) are installed
-# with apt-get when running as root.
+# Missing system packages (openssh-server, a Java runtime, ...) are
+# installed with apt-get when running as root. Clojure scripts (tests,
+# demo, soak, docs) run through babashka: bb on the PATH, else
+# ../shared/tools/bb/bb (babashka on the JVM); with neither, the command
+# stops at once.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -36,8 +39,6 @@ need_packages() {
   [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
   command -v ssh-keygen >/dev/null || missing+=(openssh-client)
   command -v java >/dev/null || missing+=(default-jre-headless)
-  [ -f /usr/share/java/clojure-1.11.jar ] || [ -f /usr/share/java/clojure.jar ] || missing+=(clojure)
-  [ -f /usr/share/java/nrepl.jar ] || missing+=(libnrepl-clojure)
   command -v useradd >/dev/null || missing+=(passwd)
   command -v setpriv >/dev/null || missing+=(util-linux)
   command -v ip >/dev/null || missing+=(iproute2)
@@ -49,6 +50,20 @@ need_packages() {
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+}
+
+# find_bb sets BB to the babashka that runs the project's Clojure scripts:
+# bb on the PATH (the native binary), else ../shared/tools/bb/bb
+# (babashka built from source, on the JVM).
+find_bb() {
+  if command -v bb >/dev/null; then
+    BB=$(command -v bb)
+  elif [ -x ../shared/tools/bb/bb ]; then
+    BB=$(cd ../shared/tools/bb && pwd)/bb
+  else
+    echo "build.sh: no babashka: put bb on the PATH (https://babashka.org), or ../shared/tools/bb/bb beside this repository" >&2
+    exit 1
   fi
 }
 
@@ -64,8 +79,6 @@ run_tests() {
   echo "== gofmt" >&2
   unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
   if [ -n "$unformatted" ]; then echo "gofmt: not formatted: $unformatted" >&2; exit 1; fi
-  echo "== client self test" >&2
-  test/client/selftest.sh
   echo "== go test" >&2
   go test -count=1 -timeout 20m ./...
   echo "== fuzz (bounded)" >&2
@@ -101,9 +114,7 @@ fuzz() {
 }
 
 run_demo() {
-  local runner
-  if command -v bb >/dev/null; then runner=(bb); else runner=(test/client/pbb); fi
-  BBSSH_POD="$PWD/build/bbssh" go run ./test/cmd/testsshd -- "${runner[@]}" examples/quickstart.clj
+  BBSSH_POD="$PWD/build/bbssh" go run ./test/cmd/testsshd -- "$BB" examples/quickstart.clj
 }
 
 run_bench() {
@@ -114,11 +125,11 @@ run_soak() {
   local minutes=${1:-3}
   [[ "$minutes" =~ ^[0-9]+$ ]] || { echo "usage: $0 soak [minutes]" >&2; exit 2; }
   BBSSH_POD="$PWD/build/bbssh" BBSSH_SOAK_SECONDS=$((minutes * 60)) BBSSH_E2E_DIR="$PWD/test/e2e" \
-    go run ./test/cmd/testsshd -- test/client/pbb bench/soak.clj
+    go run ./test/cmd/testsshd -- "$BB" bench/soak.clj
 }
 
 run_docs() {
-  go run ./tools/docsite -pod build/bbssh -out build/docs
+  go run ./tools/docsite -pod build/bbssh -out build/docs -bb "$BB"
 }
 
 run_release() {
@@ -128,11 +139,11 @@ run_release() {
 
 case "${1:-build}" in
   build) need_packages; build ;;
-  test) need_packages; build; run_tests ;;
-  demo) need_packages; build; run_demo ;;
+  test) find_bb; need_packages; build; run_tests ;;
+  demo) find_bb; need_packages; build; run_demo ;;
   bench) need_packages; build; shift; run_bench "$@" ;;
-  docs) need_packages; build; run_docs ;;
+  docs) find_bb; need_packages; build; run_docs ;;
   release) run_release ;;
-  soak) need_packages; build; shift; run_soak "$@" ;;
+  soak) find_bb; need_packages; build; shift; run_soak "$@" ;;
   *) echo "usage: $0 [build|test|demo|bench|soak|docs|release]" >&2; exit 2 ;;
 esac

@@ -34,6 +34,11 @@ func decodeArgs(src string) (args Args, err error) {
 	if err := edn.UnmarshalString(src, &v); err != nil {
 		return nil, err
 	}
+	if v == nil {
+		// babashka.pods sends (pr-str args) of a variadic fn: a call with
+		// no arguments arrives as "nil", not "()".
+		return nil, nil
+	}
 	list, ok := v.([]any)
 	if !ok {
 		return nil, fmt.Errorf("args must be a vector, got %s", TypeName(v))

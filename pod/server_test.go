@@ -191,6 +191,8 @@ func TestErrorsAreRepliesAndServingGoesOn(t *testing.T) {
 		{"wrong type", "pod.test.core/add", `["x" 1]`, "test/bad-argument", `argument 1 must be an integer, got string "x"`},
 		{"unreadable args", "pod.test.core/add", `[1 2`, "test/bad-argument", "cannot read the arguments"},
 		{"args not a vector", "pod.test.core/add", `{:a 1}`, "test/bad-argument", "args must be a vector"},
+		{"nil args is no args: arity checked", "pod.test.core/add", "nil", "test/arity", "wrong number of args (0) passed to pod.test.core/add, expected 2"},
+		{"nil args reach a zero-argument var", "pod.test.core/fail", "nil", "test/boom", "it failed"},
 		{"typed error", "pod.test.core/fail", "[]", "test/boom", "it failed"},
 		{"panic", "pod.test.core/panic", "[]", "test/internal-error", "internal error in pod.test.core/panic: oops"},
 	}

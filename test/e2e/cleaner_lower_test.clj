@@ -54,6 +54,16 @@
                  :get-alg-name (fn [] "ssh-ed25519")
                  :get-name (fn [] "key in bb")}))
 
+(defn seen-repository
+  "A host key repository implemented in bb that records the keys added to
+  the atom seen. Made in a function of its own: in babashka a multi-arity
+  fn keeps every local of the function it is made in, so one made where
+  the repository's own handle is bound would keep that handle, and so the
+  repository, alive (see docs/migration.md)."
+  [seen]
+  (hkr/new {:add (fn [hk _] (swap! seen conj hk))
+            :get-host-key (fn ([] @seen) ([_ _] @seen))}))
+
 (defn make-garbage!
   "Makes objects of every lower-level kind and keeps none; returns how many
   handles it was given."
@@ -75,8 +85,7 @@
               repo (made (idr/new {:get-identities (fn [] [id])}))]
           (doseq [h (idr/get-identities repo)] (made h)))
         (let [seen (atom [])
-              repo (made (hkr/new {:add (fn [hk _] (swap! seen conj hk))
-                                   :get-host-key (fn ([] @seen) ([_ _] @seen))}))]
+              repo (made (seen-repository seen))]
           (hkr/add repo (made (host-key/new "h" blob)) nil)
           (doseq [h (hkr/get-host-key repo)] (made h)))
         (let [cfg (made (config/new {:get-port (fn [] 2222)}))
@@ -105,16 +114,23 @@
   (with-open [sock (java.net.Socket. "127.0.0.1" (int port))]
     (.readLine (io/reader (.getInputStream sock)))))
 
+(defn session-of-a-dropped-agent
+  "An unconnected session of an agent whose handle, like those of its bb
+  identity repository and bb identity, is dropped on return. (Babashka
+  keeps a let's locals until the enclosing function returns.)"
+  []
+  (let [ag (agent/new)]
+    (agent/set-known-hosts ag known-hosts-file)
+    (let [id (kp-identity (key-pair/load nil identity-file))]
+      (agent/set-identity-repository ag (idr/new {:get-identities (fn [] [id])})))
+    (agent/get-session ag c/user c/host c/port)))
+
 (deftest agent-lives-while-its-session-does
-  ;; Everything the session logs in with is made here and dropped: the
-  ;; agent, its bb identity repository and bb identity. The session
-  ;; connects only after a collection, so it needs them all.
+  ;; Everything the session logs in with is made and dropped: the agent,
+  ;; its bb identity repository and bb identity. The session connects only
+  ;; after a collection, so it needs them all.
   (let [before (set (registry/handles))
-        held (atom (let [ag (agent/new)]
-                     (agent/set-known-hosts ag known-hosts-file)
-                     (let [id (kp-identity (key-pair/load nil identity-file))]
-                       (agent/set-identity-repository ag (idr/new {:get-identities (fn [] [id])})))
-                     (agent/get-session ag c/user c/host c/port)))]
+        held (atom (session-of-a-dropped-agent))]
     (c/collect 2000)
     (is (= 1 (made-since before "agent")) "the agent is kept by its session")
     (is (= 1 (made-since before "identity-repository")) "and its repository")
@@ -132,21 +148,28 @@
       (reset! held nil)
       (is (c/settle #(zero? (lower-made-since before))) (str (lower-made-since before) " left")))))
 
+(defn session-with-a-bb-repository
+  "An unconnected session given a bb identity repository (and, through
+  it, a key pair) whose handles are dropped on return; signatures count
+  in the atom signed."
+  [signed]
+  (bbssh/ssh c/host (-> (c/opts {:no-connect true})
+                        (dissoc :identity)
+                        (assoc :identity-repository
+                               (let [kp (key-pair/load nil identity-file)]
+                                 ;; a new bb identity each time: the repository keeps it
+                                 (idr/new {:get-identities
+                                           (fn [] [(identity/new
+                                                    {:get-public-key-blob (fn [] (key-pair/get-public-key-blob kp))
+                                                     :get-signature (fn [data & [alg]]
+                                                                      (swap! signed inc)
+                                                                      (Thread/sleep 200) ; room for a collection
+                                                                      (key-pair/get-signature kp data alg))})])}))))))
+
 (deftest bb-repository-lives-while-its-session-does
   (let [before (set (registry/handles))
         signed (atom 0)
-        s (atom (bbssh/ssh c/host (-> (c/opts {:no-connect true})
-                                      (dissoc :identity)
-                                      (assoc :identity-repository
-                                             (let [kp (key-pair/load nil identity-file)]
-                                               ;; a new bb identity each time: the repository keeps it
-                                               (idr/new {:get-identities
-                                                         (fn [] [(identity/new
-                                                                  {:get-public-key-blob (fn [] (key-pair/get-public-key-blob kp))
-                                                                   :get-signature (fn [data & [alg]]
-                                                                                    (swap! signed inc)
-                                                                                    (Thread/sleep 200) ; room for a collection
-                                                                                    (key-pair/get-signature kp data alg))})])}))))))]
+        s (atom (session-with-a-bb-repository signed))]
     (c/collect 2000)
     (is (= 1 (made-since before "identity-repository")) "kept by the session")
     (let [gc (future (dotimes [_ 100] (System/gc) (Thread/sleep 20)))]

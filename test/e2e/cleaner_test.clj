@@ -100,13 +100,21 @@
     (is (c/settle #(= 1 (count (handles-of-kind "session")))) "then its session was freed")
     (io/delete-file marker true)))
 
+(defn- start-dropped-channel!
+  "Starts a command writing into out on a channel whose handle is dropped
+  on return. (Babashka keeps a let's locals until the enclosing function
+  returns, so the channel is made in a function of its own.)"
+  [out]
+  (let [c (session/open-channel s "exec")]
+    (ch/set-command c "sleep 1; echo done")
+    (ch/set-output-stream c out)
+    (ch/connect c))
+  nil)
+
 (deftest channel-keeps-the-stream-it-writes-to
   (let [out (baos/new)]
     ;; the channel's handle is dropped at once; it runs on and fills out
-    (let [c (session/open-channel s "exec")]
-      (ch/set-command c "sleep 1; echo done")
-      (ch/set-output-stream c out)
-      (ch/connect c))
+    (start-dropped-channel! out)
     (System/gc)
     (is (n/wait-until 10000 #(= "done\n" (baos/to-string out))))
     (is (c/settle #(empty? (handles-of-kind "channel-exec"))) "freed after its command ended")

@@ -18,7 +18,7 @@ import (
 // The documentation's examples are run as written, against the test sshd.
 //
 // How a page runs: its ```clojure blocks (all but those marked
-// "```clojure no-run") are joined in order into one script, run by pbb as
+// "```clojure no-run") are joined in order into one script, run by bb as
 // bb would run it, in a fresh working directory holding the pod as
 // ./bbssh (and build/bbssh) and, unless the page loads the pod itself in
 // its first block, a bb.edn that lists it ({:pods {epiccastle/bbssh
@@ -113,20 +113,20 @@ func exampleEnv(home string, extra ...string) []string {
 	return append(append(env, "HOME="+home), extra...)
 }
 
-// runExample runs pbb with args in work, with no terminal, and returns its
+// runExample runs bb with args in work, with no terminal, and returns its
 // combined output; a non-zero exit fails the test.
 func runExample(t *testing.T, work string, env []string, timeout time.Duration, args ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, filepath.Join(repo, "test", "client", "pbb"), args...)
+	cmd := exec.CommandContext(ctx, bbPath, args...)
 	cmd.Dir = work
 	cmd.Env = env
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	cmd.WaitDelay = 10 * time.Second
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		t.Fatalf("pbb %s failed: %v\n%s\n--- sshd log tail ---\n%s", strings.Join(args, " "), err, out, tail(server.Logs(), 20))
+		t.Fatalf("bb %s failed: %v\n%s\n--- sshd log tail ---\n%s", strings.Join(args, " "), err, out, tail(server.Logs(), 20))
 	}
 	if left, _ := filepath.Glob(filepath.Join(work, ".babashka-pod-*.port*")); len(left) > 0 {
 		t.Errorf("port files left behind: %v", left)
@@ -389,7 +389,7 @@ func TestBBEdn(t *testing.T) {
 // reference with each public function's arglists and docstring.
 func TestDocsSite(t *testing.T) {
 	out := t.TempDir()
-	cmd := exec.Command("go", "run", "./tools/docsite", "-pod", podPath, "-out", out)
+	cmd := exec.Command("go", "run", "./tools/docsite", "-pod", podPath, "-out", out, "-bb", bbPath)
 	cmd.Dir = repo
 	if msg, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("docsite: %v\n%s", err, msg)

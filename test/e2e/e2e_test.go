@@ -1,6 +1,7 @@
 // Package e2e runs the Clojure end-to-end scripts in this directory
-// through the project's pod client (test/client/pbb), exactly as babashka
-// loads pods, against a real OpenSSH sshd on 127.0.0.1 started by the test
+// through real babashka (bb on the PATH, else ../shared/tools/bb/bb, see
+// package bbssh/test/bb), which loads the pod with babashka's own client,
+// against a real OpenSSH sshd on 127.0.0.1 started by the test
 // bed, over both pod transports.
 package e2e
 
@@ -16,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"bbssh/test/bb"
 	"bbssh/test/testbed"
 )
 
@@ -23,6 +25,7 @@ var (
 	server  *testbed.Server
 	podPath string
 	repo    string
+	bbPath  string // the babashka that runs the scripts
 )
 
 func TestMain(m *testing.M) {
@@ -32,6 +35,20 @@ func TestMain(m *testing.M) {
 func run(m *testing.M) int {
 	var err error
 	if repo, err = filepath.Abs("../.."); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if bbPath, err = bb.Find(repo); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	// Every script's environment starts from this process's: one start-up
+	// cache for the JVM bb, whatever HOME a test gives its script.
+	for _, kv := range bb.Env() {
+		k, v, _ := strings.Cut(kv, "=")
+		os.Setenv(k, v)
+	}
+	if err := bb.Warm(bbPath); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
@@ -68,7 +85,7 @@ func scripts(t *testing.T) []string {
 	return files
 }
 
-// runScript runs one script through pbb in a fresh working directory and
+// runScript runs one script through bb in a fresh working directory and
 // returns its combined output. The pod's port file must be gone when the
 // script has ended.
 func runScript(t *testing.T, script, transport string, extraEnv ...string) string {
@@ -80,7 +97,7 @@ func runScript(t *testing.T, script, transport string, extraEnv ...string) strin
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, filepath.Join(repo, "test", "client", "pbb"), abs)
+	cmd := exec.CommandContext(ctx, bbPath, abs)
 	cmd.Dir = work
 	// A new session has no controlling terminal, so the pod never
 	// prompts: the tests behave the same from a terminal and in CI.
@@ -199,7 +216,7 @@ func TestTerminalPrompts(t *testing.T) {
 	}
 }
 
-// runOnTerminal runs a script through pbb with a new pseudo-terminal as
+// runOnTerminal runs a script through bb with a new pseudo-terminal as
 // its controlling terminal, waits for prompt, types typed, and returns
 // everything shown after the prompt once the script has printed RESULT.
 func runOnTerminal(t *testing.T, script, prompt, typed string, extraEnv ...string) string {

@@ -28,13 +28,13 @@ import (
 // example is the path of a script in examples/.
 func example(name string) string { return filepath.Join(repo, "examples", name) }
 
-// runExampleStatus runs pbb with args and returns its combined output and
+// runExampleStatus runs bb with args and returns its combined output and
 // exit status (not failing the test on a non-zero status).
 func runExampleStatus(t *testing.T, env []string, args ...string) (string, int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, filepath.Join(repo, "test", "client", "pbb"), args...)
+	cmd := exec.CommandContext(ctx, bbPath, args...)
 	cmd.Dir = t.TempDir()
 	cmd.Env = env
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
@@ -44,16 +44,16 @@ func runExampleStatus(t *testing.T, env []string, args ...string) (string, int) 
 		if ee, ok := err.(*exec.ExitError); ok {
 			return string(out), ee.ExitCode()
 		}
-		t.Fatalf("pbb %v: %v\n%s", args, err, out)
+		t.Fatalf("bb %v: %v\n%s", args, err, out)
 	}
 	return string(out), 0
 }
 
-// interactiveExample starts pbb with args and a stdin the test holds; it
+// interactiveExample starts bb with args and a stdin the test holds; it
 // returns the process, its stdin, and a reader of its stdout.
 func interactiveExample(t *testing.T, env []string, args ...string) (*exec.Cmd, io.WriteCloser, *bufio.Reader, *bytes.Buffer) {
 	t.Helper()
-	cmd := exec.Command(filepath.Join(repo, "test", "client", "pbb"), args...)
+	cmd := exec.Command(bbPath, args...)
 	cmd.Dir = t.TempDir()
 	cmd.Env = env
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}

@@ -99,7 +99,7 @@ type script struct {
 	err  error
 }
 
-// startScript starts a script through pbb against srv, as runScript does,
+// startScript starts a script through bb against srv, as runScript does,
 // without waiting for it.
 func startScript(t *testing.T, name string, srv *testbed.Server, transport string, extraEnv ...string) *script {
 	t.Helper()
@@ -108,7 +108,7 @@ func startScript(t *testing.T, name string, srv *testbed.Server, transport strin
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	cmd := exec.CommandContext(ctx, filepath.Join(repo, "test", "client", "pbb"), abs)
+	cmd := exec.CommandContext(ctx, bbPath, abs)
 	cmd.Dir = t.TempDir()
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	cmd.WaitDelay = 10 * time.Second

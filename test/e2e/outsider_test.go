@@ -47,7 +47,7 @@ func TestRemoteForwardRefusesOutsiders(t *testing.T) {
 	// test bed's sshd with the script as its command.
 	setup := `"$1" link set lo up && "$1" addr add ` + outsideAddr + `/32 dev lo && shift && exec "$@"`
 	cmd := exec.CommandContext(ctx, unshare, "--net", "sh", "-c", setup, "sh", ip,
-		testsshd, "--", filepath.Join(repo, "test", "client", "pbb"), script)
+		testsshd, "--", bbPath, script)
 	cmd.Dir = t.TempDir()
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	cmd.WaitDelay = 10 * time.Second

@@ -63,7 +63,7 @@ func echoOff(tty *os.File) bool {
 	return err == nil && tio.Lflag&unix.ECHO == 0
 }
 
-// typeOnTerminal runs script through pbb on a new pseudo-terminal of the
+// typeOnTerminal runs script through bb on a new pseudo-terminal of the
 // given size (nil: the default), as its controlling terminal, plays the steps, and returns
 // everything the terminal showed once the last line waited for is
 // complete.
@@ -75,7 +75,7 @@ func typeOnTerminal(t *testing.T, script, transport string, size *pty.Winsize, s
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, filepath.Join(repo, "test", "client", "pbb"), abs)
+	cmd := exec.CommandContext(ctx, bbPath, abs)
 	cmd.Dir = t.TempDir()
 	cmd.Env = append(append(os.Environ(), server.Env()...),
 		"BBSSH_POD="+podPath, "BBSSH_TEST_TRANSPORT="+transport,

@@ -1,6 +1,6 @@
 ;; Prints the metadata of every var the bbssh pod gives babashka, as EDN,
-;; for the API reference: what (doc ...) shows. Run through a pod client:
-;;   test/client/pbb tools/docsite/apimeta.clj path/to/bbssh
+;; for the API reference: what (doc ...) shows. Run through babashka:
+;;   bb tools/docsite/apimeta.clj path/to/bbssh
 (require '[babashka.pods :as pods]
          '[clojure.string :as str])
 

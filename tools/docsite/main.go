@@ -4,8 +4,7 @@
 //	go run ./tools/docsite -pod build/bbssh [-docs docs] [-out build/docs]
 //
 // The API reference comes from the pod itself: tools/docsite/apimeta.clj,
-// run by the project's pod client (test/client/pbb, which loads pods as
-// babashka does), prints the metadata of every var, the same docstrings
+// run by babashka (bb on the PATH, else ../shared/tools/bb/bb), prints the metadata of every var, the same docstrings
 // and arglists (doc ...) shows. ./build.sh docs runs it.
 package main
 
@@ -19,6 +18,7 @@ import (
 	"sort"
 	"strings"
 
+	"bbssh/test/bb"
 	"bbssh/tools/mdoc"
 
 	"olympos.io/encoding/edn"
@@ -43,8 +43,16 @@ func main() {
 	pod := flag.String("pod", "build/bbssh", "the pod binary whose vars the API reference shows")
 	docs := flag.String("docs", "docs", "the Markdown pages")
 	out := flag.String("out", "build/docs", "where to write the site")
-	client := flag.String("client", "test/client/pbb", "the pod client that runs apimeta.clj")
+	client := flag.String("bb", "", "the babashka that runs apimeta.clj [bb on the PATH, else ../shared/tools/bb/bb]")
 	flag.Parse()
+	if *client == "" {
+		found, err := bb.Find(".")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "docsite:", err)
+			os.Exit(1)
+		}
+		*client = found
+	}
 	if err := run(*pod, *docs, *out, *client); err != nil {
 		fmt.Fprintln(os.Stderr, "docsite:", err)
 		os.Exit(1)
@@ -99,7 +107,7 @@ func run(pod, docs, out, client string) error {
 	return nil
 }
 
-// readAPI runs apimeta.clj through the pod client against the pod.
+// readAPI runs apimeta.clj through babashka against the pod.
 func readAPI(pod, client string) ([]Namespace, error) {
 	absPod, err := filepath.Abs(pod)
 	if err != nil {
@@ -114,7 +122,7 @@ func readAPI(pod, client string) ([]Namespace, error) {
 		return nil, err
 	}
 	cmd := exec.Command(absClient, script, absPod)
-	cmd.Dir = os.TempDir() // the pod client may leave nothing in the tree
+	cmd.Dir = os.TempDir() // babashka's pod client may leave nothing in the tree
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	raw, err := cmd.Output()

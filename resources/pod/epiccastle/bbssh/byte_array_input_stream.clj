@@ -64,7 +64,7 @@
 
     (byte-array-input-stream/mark-supported s) ;; => true"
   [stream]
-  (pod-bain/mark-supported stream))
+  (true? (pod-bain/mark-supported stream)))
 
 (defn read
   "`(read stream)` reads one byte (0-255, -1 at the end);

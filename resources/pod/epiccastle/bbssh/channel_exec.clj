@@ -176,21 +176,21 @@
 
     (channel-exec/is-closed ch) ;; => false"
   [channel]
-  (pod-channel/is-closed channel))
+  (true? (pod-channel/is-closed channel)))
 
 (defn is-connected
   "True while the channel is connected and open.
 
     (channel-exec/is-connected ch) ;; => true"
   [channel]
-  (pod-channel/is-connected channel))
+  (true? (pod-channel/is-connected channel)))
 
 (defn is-eof
   "True once the command's stdout has ended.
 
     (channel-exec/is-eof ch) ;; => true"
   [channel]
-  (pod-channel/is-eof channel))
+  (true? (pod-channel/is-eof channel)))
 
 (defn send-signal
   "Sends a signal to the command: \"TERM\", \"KILL\", \"INT\", \"HUP\"...

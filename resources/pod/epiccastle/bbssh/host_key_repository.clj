@@ -32,6 +32,10 @@
   - `:get-host-key (fn ([]) ([host type]))` a sequence of host-key handles
   - `:get-known-hosts-repository-id (fn [])` an id string
 
+  In babashka a multi-arity fn keeps every local of the function it is
+  made in: make the repository in a function that does not also hold its
+  handle, or the callbacks keep it alive until the pod is unloaded.
+
     (def seen (atom {}))
     (host-key-repository/new
       {:check (fn [host key] (if (= (seq key) (seq (@seen host))) :ok :not-included))

@@ -97,7 +97,7 @@
 
     (identity/is-encrypted id) ;; => false"
   [identity]
-  (pod-identity/is-encrypted identity))
+  (true? (pod-identity/is-encrypted identity)))
 
 (defn set-passphrase
   "Decrypts the identity's key with `passphrase` (bytes or a string); true
@@ -105,7 +105,7 @@
 
     (identity/set-passphrase id \"secret\") ;; => true"
   [identity passphrase]
-  (pod-identity/set-passphrase identity (bytes->b64 passphrase)))
+  (true? (pod-identity/set-passphrase identity (bytes->b64 passphrase))))
 
 (defn clear
   "Forgets the identity's private key (what `:clear` does for one of the

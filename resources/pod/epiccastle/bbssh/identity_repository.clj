@@ -71,7 +71,7 @@
 
     (identity-repository/add repo (slurp \"id_ed25519\")) ;; => true"
   [repository private-key]
-  (pod-repo/add repository (utils/encode-base64 (utils/->bytes private-key "UTF-8"))))
+  (true? (pod-repo/add repository (utils/encode-base64 (utils/->bytes private-key "UTF-8")))))
 
 (defn remove
   "Removes the identity whose public key blob (bytes) is given; true when
@@ -79,7 +79,7 @@
 
     (identity-repository/remove repo (key-pair/get-public-key-blob kp)) ;; => true"
   [repository public-key-blob]
-  (pod-repo/remove repository (utils/encode-base64 public-key-blob)))
+  (true? (pod-repo/remove repository (utils/encode-base64 public-key-blob))))
 
 (defn remove-all
   "Removes every identity of the repository.

@@ -71,14 +71,14 @@
 
     (key-pair/decrypt kp (.getBytes \"correct horse\"))  ;; => true"
   [key-pair passphrase]
-  (pod-kp/decrypt key-pair (b64-or-nil passphrase)))
+  (true? (pod-kp/decrypt key-pair (b64-or-nil passphrase))))
 
 (defn is-encrypted
   "True while the private key is encrypted (before `decrypt`).
 
     (key-pair/is-encrypted kp) ;; => false"
   [key-pair]
-  (pod-kp/is-encrypted key-pair))
+  (true? (pod-kp/is-encrypted key-pair)))
 
 (defn write-private-key
   "Writes the private key to `filename` in OpenSSH format, mode 0600,

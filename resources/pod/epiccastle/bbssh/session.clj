@@ -34,7 +34,7 @@
 
     (session/connected? s) ;; => true"
   [session]
-  (pod-session/connected? session))
+  (true? (pod-session/connected? session)))
 
 (defn- config-key [k]
   (if (keyword? k) (name k) (str k)))

@@ -14,7 +14,7 @@
 
     (terminal/is-terminal?) ;; => true"
   []
-  (pod-terminal/is-terminal?))
+  (true? (pod-terminal/is-terminal?)))
 
 (defn get-width
   "The terminal's width in characters; 0 when there is no terminal.
@@ -38,7 +38,7 @@
 
     (terminal/enter-raw-mode)"
   [& [quiet]]
-  (pod-terminal/enter-raw-mode (or quiet 0)))
+  (true? (pod-terminal/enter-raw-mode (or quiet 0))))
 
 (defn leave-raw-mode
   "Restores the terminal's mode from before `enter-raw-mode`; does nothing
