@@ -80,7 +80,7 @@ run_tests() {
   unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
   if [ -n "$unformatted" ]; then echo "gofmt: not formatted: $unformatted" >&2; exit 1; fi
   echo "== go test" >&2
-  go test -count=1 -timeout 20m ./...
+  go test -count=1 -timeout 45m ./...
   echo "== fuzz (bounded)" >&2
   fuzz pod FuzzReader 5          # bencode request frames
   fuzz pod FuzzDecodeArgs 5      # EDN arguments and their accessors
