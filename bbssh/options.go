@@ -57,6 +57,12 @@ type Options struct {
 	// no limit beyond the caller's context.
 	ConnectTimeout time.Duration
 
+	// ChannelWait bounds how long opening a session channel (a command,
+	// scp, sftp) waits while the server refuses it because its limit on
+	// sessions per connection is reached (OpenSSH's MaxSessions); 0 means
+	// the connect timeout or DefaultChannelWait, whichever is longer.
+	ChannelWait time.Duration
+
 	// Algorithms restricts and orders the algorithms offered; empty lists
 	// mean x/crypto/ssh's defaults. A list may also be an OpenSSH-style
 	// change of the defaults: a single entry starting with "+" (append),

@@ -29,7 +29,8 @@ type Session struct {
 	dead       chan struct{} // closed when the current connection ends
 	children   map[io.Closer]struct{}
 	closed     bool
-	sftp       *SftpClient // started on first use, closed with the connection
+	sftp       *SftpClient  // started on first use, closed with the connection
+	gate       *sessionGate // the current connection's session channels (sessionlimit.go)
 }
 
 // NewSession returns an unconnected session for opts.
@@ -177,6 +178,7 @@ func (s *Session) Connect(ctx context.Context) error {
 	s.resolved = opts
 	s.hostConfig = hostConfig
 	s.lost = ""
+	s.gate = newSessionGate()
 	dead := make(chan struct{})
 	s.dead = dead
 	go func() {
