@@ -217,7 +217,10 @@ func (s *Session) Connect(ctx context.Context) error {
 	s.resolved = opts
 	s.hostConfig = hostConfig
 	s.lost = ""
-	s.gate = newSessionGate()
+	s.gate = newSessionGate(string(c.ServerVersion()))
+	if s.gate.why != "" {
+		opts.logf(LogInfo, "%s", s.gate.why)
+	}
 	dead := make(chan struct{})
 	s.dead = dead
 	go func() {

@@ -34,14 +34,35 @@ type sessionGate struct {
 	limit int           // the most accepted when the server refused one; 0 while unknown
 	freed chan struct{} // closed, and replaced, whenever a channel closes
 	last  time.Time     // when a channel last closed
+	why   string        // why the limit is set from the start, if it is
 }
 
 // settle is how long after a channel closed on this side the server may
 // still count it: it frees its place only once it has the close.
 const settle = 2 * time.Second
 
-func newSessionGate() *sessionGate {
-	return &sessionGate{freed: make(chan struct{})}
+// newSessionGate returns the gate for a connection to a server that
+// sent version (its SSH identification string).
+func newSessionGate(version string) *sessionGate {
+	g := &sessionGate{freed: make(chan struct{})}
+	if dropbearChannelBug(version) {
+		g.limit = 1
+		g.why = fmt.Sprintf("%s closes a new session channel, and then drops the whole connection, when a command ends while another starts (dropbear bug #321, fixed in 2024.86), so bbssh runs one command at a time on it", version)
+	}
+	return g
+}
+
+// dropbearChannelBug reports whether version is a dropbear that drops the
+// connection (a failed assertion, "!channel->sent_close") when a child
+// process exits between a session channel's open and its exec request:
+// 2022.82 up to 2024.85 (github.com/mkj/dropbear/issues/321).
+func dropbearChannelBug(version string) bool {
+	var year, minor int
+	if _, err := fmt.Sscanf(version, "SSH-2.0-dropbear_%d.%d", &year, &minor); err != nil {
+		return false
+	}
+	v := year*100 + minor
+	return v >= 202282 && v < 202486
 }
 
 // take counts one more open channel if the learned limit allows it, and
@@ -86,6 +107,14 @@ func (g *sessionGate) accepted() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.est++
+}
+
+// oneAtATime reports whether the connection runs one command at a time
+// because of a server bug (see newSessionGate).
+func (s *Session) oneAtATime() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.gate != nil && s.gate.why != ""
 }
 
 // learned returns the limit learned from the server's refusal.
@@ -141,7 +170,7 @@ func (s *Session) openSession(ctx context.Context) (*ssh.Session, func(), error)
 			case <-dead:
 				return nil, nil, errorf(KindNotConnected, nil, "the connection to %s ended while waiting for a session channel", s.opts.Addr())
 			case <-timer.C:
-				return nil, nil, limitError(gate.learned(), time.Since(started))
+				return nil, nil, gate.limitError(gate.learned(), time.Since(started))
 			}
 		}
 		sess, err := client.NewSession()
@@ -179,7 +208,7 @@ func (s *Session) openSession(ctx context.Context) (*ssh.Session, func(), error)
 			return nil, nil, errorf(KindNotConnected, nil, "the connection to %s ended while waiting for a session channel", s.opts.Addr())
 		case <-timer.C:
 			retry.Stop()
-			return nil, nil, limitError(others, time.Since(started))
+			return nil, nil, gate.limitError(others, time.Since(started))
 		}
 		retry.Stop()
 		backoff = min(2*backoff, 500*time.Millisecond)
@@ -188,7 +217,10 @@ func (s *Session) openSession(ctx context.Context) (*ssh.Session, func(), error)
 
 // limitError explains an open that waited for the server's session limit
 // in vain.
-func limitError(open int, waited time.Duration) error {
+func (g *sessionGate) limitError(open int, waited time.Duration) error {
+	if g.why != "" {
+		return fmt.Errorf("no session channel closed within %v (the :channel-wait): %s", waited.Round(time.Millisecond), g.why)
+	}
 	return fmt.Errorf("the server refused a new session channel while %d were open on this connection: its limit on sessions per connection (OpenSSH's MaxSessions, 10 by default) was reached and none closed within %v (the :channel-wait)",
 		open, waited.Round(time.Millisecond))
 }

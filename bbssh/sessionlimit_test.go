@@ -267,3 +267,23 @@ func TestSessionLimitRefusals(t *testing.T) {
 		<-waiting
 	})
 }
+
+func TestDropbearChannelBug(t *testing.T) {
+	for _, tt := range []struct {
+		version string
+		want    bool
+	}{
+		{"SSH-2.0-dropbear_2022.83", true},
+		{"SSH-2.0-dropbear_2022.82", true},
+		{"SSH-2.0-dropbear_2024.85", true},
+		{"SSH-2.0-dropbear_2024.86", false},
+		{"SSH-2.0-dropbear_2025.88", false},
+		{"SSH-2.0-dropbear_2020.81", false},
+		{"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3", false},
+		{"SSH-2.0-dropbear", false},
+	} {
+		if got := dropbearChannelBug(tt.version); got != tt.want {
+			t.Errorf("dropbearChannelBug(%q) = %v, want %v", tt.version, got, tt.want)
+		}
+	}
+}

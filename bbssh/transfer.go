@@ -192,6 +192,11 @@ func (s *Session) Sftp() (*SftpClient, error) {
 		return nil, err
 	}
 	c.release = release
+	if s.oneAtATime() {
+		// The sftp server lives as long as the session: holding the one
+		// place would stop every command.
+		release()
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.sftp != nil { // another call won the race
