@@ -345,7 +345,7 @@ func (c *ExecChannel) setup(ctx context.Context, client *ssh.Client, sess *ssh.S
 		}{pt.Term, uint32(pt.Cols), uint32(pt.Rows), uint32(pt.Width), uint32(pt.Height), string(modes)}
 		ok, err := sess.SendRequest("pty-req", true, ssh.Marshal(&req))
 		if err == nil && !ok {
-			err = errors.New("the server refused it")
+			return nil, errorf(KindExec, nil, "%s", ptyRefused)
 		}
 		if err != nil {
 			return nil, errorf(KindExec, err, "pty request")

@@ -144,7 +144,7 @@ func (p *Process) setup(client *ssh.Client, o ExecOptions) error {
 			rows = 24
 		}
 		if err := sess.RequestPty(term, rows, cols, ssh.TerminalModes{}); err != nil {
-			return errorf(KindExec, err, "pty request refused")
+			return errorf(KindExec, err, ptyRefused)
 		}
 	}
 	if o.AgentForwarding {

@@ -267,6 +267,13 @@ func handshakeError(err error, o *Options, plan *authPlan, interrupted bool, ctx
 	if pe != nil || errors.As(err, &pe) {
 		return errorf(KindAuth, pe.err, "authentication for %s@%s stopped: asking for a password failed", o.User, o.Addr())
 	}
+	if strings.Contains(err.Error(), "Too many authentication failures") {
+		msg := fmt.Sprintf("authentication failed for %s@%s: the server disconnected after too many failed attempts (sshd's MaxAuthTries, 6 by default)", o.User, o.Addr())
+		if len(plan.tried) > 0 {
+			msg += "; tried " + strings.Join(plan.tried, ", ") + "; offer fewer keys (:identities-only, IdentitiesOnly) or the right one first"
+		}
+		return &Error{Kind: KindAuth, Msg: msg, Err: err}
+	}
 	if strings.Contains(err.Error(), "unable to authenticate") {
 		msg := fmt.Sprintf("authentication failed for %s@%s", o.User, o.Addr())
 		if len(plan.tried) > 0 {

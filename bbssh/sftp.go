@@ -88,7 +88,7 @@ func startSftp(sess *ssh.Session) (*SftpClient, error) {
 	sc, err := sftp.NewClientPipe(r, w, sftpClientOptions()...)
 	if err != nil {
 		sess.Close()
-		return nil, errorf(KindSftp, err, "sftp: start subsystem")
+		return nil, errorf(KindSftp, err, "sftp: start subsystem: the server did not answer as an sftp server (a ForceCommand, or a login script that prints)")
 	}
 	return &SftpClient{sc: sc, sess: sess}, nil
 }
