@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"strings"
 	"syscall"
 	"time"
+
+	"golang.org/x/crypto/ssh"
 )
 
 // A server that is busy accepting connections drops new ones before key
@@ -84,4 +87,79 @@ func plural(n int, what string) string {
 		return fmt.Sprintf("the only %s", what)
 	}
 	return fmt.Sprintf("each of %d %ss", n, what)
+}
+
+// established is a connection whose handshake succeeded.
+type established struct {
+	conn  ssh.Conn
+	chans <-chan ssh.NewChannel
+	reqs  <-chan *ssh.Request
+	wire  *hangupConn
+	hops  []*Session // jump host sessions, closed with the connection
+}
+
+// closeHops closes the jump host sessions, the last first.
+func (e *established) closeHops() {
+	for i := len(e.hops) - 1; i >= 0; i-- {
+		e.hops[i].Close()
+	}
+}
+
+// handshakeFailure carries the error of a handshake that failed other
+// than by an early drop, for Connect to explain.
+type handshakeFailure struct{ err error }
+
+func (h *handshakeFailure) Error() string { return h.err.Error() }
+func (h *handshakeFailure) Unwrap() error { return h.err }
+
+// dialAndHandshake connects and runs the SSH handshake with config,
+// trying again while the server drops the connection before key exchange
+// (see above). A failed handshake comes back as a *handshakeFailure, with
+// whether ctx ended it; other errors (dialing, the server dropping every
+// attempt) are final. hangUp is armed on each attempt's connection once
+// the host key has arrived (hangup.go).
+func dialAndHandshake(ctx context.Context, opts *Options, config *ssh.ClientConfig, hangUp context.CancelCauseFunc) (*established, bool, error) {
+	addr := opts.Addr()
+	attempts := opts.connectionAttempts()
+	if opts.ProxyCommand != "" {
+		attempts = 1 // a command that ends at once is no busy server
+	}
+	for attempt := 1; ; attempt++ {
+		conn, hops, err := dial(ctx, opts)
+		if err != nil && errors.Is(err, syscall.ECONNRESET) {
+			// Reset as soon as accepted: dropped, not refused.
+			if attempt < attempts && pauseBeforeRetry(ctx, attempt) {
+				opts.logf(LogInfo, "%s reset the connection before key exchange; trying again (attempt %d of %d)", addr, attempt+1, attempts)
+				continue
+			}
+			return nil, false, droppedError(err, addr, attempt)
+		}
+		if err != nil {
+			return nil, false, err
+		}
+		est := &established{hops: hops, wire: &hangupConn{Conn: conn, hangUp: hangUp}}
+		attemptConfig := *config
+		attemptConfig.HostKeyCallback = func(host string, remote net.Addr, key ssh.PublicKey) error {
+			est.wire.kex.Store(true)
+			return config.HostKeyCallback(host, remote, key)
+		}
+		// The handshake has no context of its own: closing the connection
+		// when ctx ends is what bounds it.
+		stop := context.AfterFunc(ctx, func() { est.wire.Close() })
+		est.conn, est.chans, est.reqs, err = ssh.NewClientConn(est.wire, addr, &attemptConfig)
+		interrupted := !stop()
+		if err == nil {
+			return est, false, nil
+		}
+		est.wire.Close()
+		est.closeHops()
+		if interrupted || !droppedEarly(err, est.wire) {
+			return nil, interrupted, &handshakeFailure{err}
+		}
+		if attempt < attempts && pauseBeforeRetry(ctx, attempt) {
+			opts.logf(LogInfo, "%s closed the connection before key exchange (%v); trying again (attempt %d of %d)", addr, err, attempt+1, attempts)
+			continue
+		}
+		return nil, false, droppedError(err, addr, attempt)
+	}
 }

@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 
 	"golang.org/x/crypto/ssh"
 )
@@ -133,64 +132,14 @@ func (s *Session) Connect(ctx context.Context) error {
 		},
 	}
 	addr := opts.Addr()
-	checkHostKey := config.HostKeyCallback
-	attempts := opts.connectionAttempts()
-	if opts.ProxyCommand != "" {
-		attempts = 1 // a command that ends at once is no busy server
-	}
-	var (
-		c         ssh.Conn
-		chans     <-chan ssh.NewChannel
-		reqs      <-chan *ssh.Request
-		wire      *hangupConn
-		hops      []*Session
-		closeHops func()
-	)
-	for attempt := 1; ; attempt++ {
-		var conn net.Conn
-		conn, hops, err = dial(ctx, &opts)
-		if err != nil && errors.Is(err, syscall.ECONNRESET) {
-			// Reset as soon as accepted: dropped as below, not refused.
-			if attempt < attempts && pauseBeforeRetry(ctx, attempt) {
-				opts.logf(LogInfo, "%s reset the connection before key exchange; trying again (attempt %d of %d)", addr, attempt+1, attempts)
-				continue
-			}
-			err = droppedError(err, addr, attempt)
-		}
-		if err != nil {
+	est, interrupted, err := dialAndHandshake(ctx, &opts, config, hangUp)
+	if err != nil {
+		var hs *handshakeFailure
+		if !errors.As(err, &hs) {
 			opts.logf(LogError, "%v", err)
 			return err
 		}
-		closeHops = func() {
-			for i := len(hops) - 1; i >= 0; i-- {
-				hops[i].Close()
-			}
-		}
-		wire = &hangupConn{Conn: conn, hangUp: hangUp}
-		attemptConfig := *config
-		attemptConfig.HostKeyCallback = func(host string, remote net.Addr, key ssh.PublicKey) error {
-			wire.kex.Store(true)
-			return checkHostKey(host, remote, key)
-		}
-		// The handshake has no context of its own: closing the connection
-		// when ctx ends is what bounds it.
-		stop := context.AfterFunc(ctx, func() { wire.Close() })
-		c, chans, reqs, err = ssh.NewClientConn(wire, addr, &attemptConfig)
-		interrupted := !stop()
-		if err == nil {
-			break
-		}
-		wire.Close()
-		closeHops()
-		if !interrupted && droppedEarly(err, wire) {
-			if attempt < attempts && pauseBeforeRetry(ctx, attempt) {
-				opts.logf(LogInfo, "%s closed the connection before key exchange (%v); trying again (attempt %d of %d)", addr, err, attempt+1, attempts)
-				continue
-			}
-			err = droppedError(err, addr, attempt)
-			opts.logf(LogError, "%v", err)
-			return err
-		}
+		err = hs.err
 		if hungUp(ctx) {
 			interrupted = false // the server ended it, not a timeout
 		}
@@ -202,8 +151,9 @@ func (s *Session) Connect(ctx context.Context) error {
 		opts.logf(LogError, "%v", err)
 		return err
 	}
-	opts.logf(LogInfo, "connected to %s (%s), authenticated as %s", addr, c.ServerVersion(), opts.User)
-	client := ssh.NewClient(c, chans, reqs)
+	opts.logf(LogInfo, "connected to %s (%s), authenticated as %s", addr, est.conn.ServerVersion(), opts.User)
+	client := ssh.NewClient(est.conn, est.chans, est.reqs)
+	wire, closeHops := est.wire, est.closeHops
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -217,7 +167,7 @@ func (s *Session) Connect(ctx context.Context) error {
 	s.resolved = opts
 	s.hostConfig = hostConfig
 	s.lost = ""
-	s.gate = newSessionGate(string(c.ServerVersion()))
+	s.gate = newSessionGate(string(est.conn.ServerVersion()))
 	if s.gate.why != "" {
 		opts.logf(LogInfo, "%s", s.gate.why)
 	}
