@@ -77,7 +77,7 @@ func (g *sessionGate) take() <-chan struct{} {
 	return nil
 }
 
-// give uncounts a channel (closed, or refused) and wakes the waiters.
+// give uncounts a channel that closed and wakes the waiters.
 func (g *sessionGate) give() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
