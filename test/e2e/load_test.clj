@@ -151,7 +151,7 @@
     (println (format "  -L: %d of 1000 intact (%d open at once), 2 x 1000 MiB in %.1f s; pod %s"
                      ok (or peak 0) secs (debug/stats)))
     (is (= 1000 peak) "all 1000 connections were open at the same time")
-    (is (= 1000 ok) (str "failed: " (take 5 failed)))
+    (is (= 1000 ok) (str "failed: " (pr-str (take 5 failed))))
     (is (= {:total-connections 1000 :bytes-out (* 1000 mib) :bytes-in (* 1000 mib)}
            (select-keys (forward-stats session/get-port-forwarding-local s) [:total-connections :bytes-out :bytes-in]))
         "the forward counted every byte")
@@ -167,7 +167,7 @@
         secs (/ (- (System/nanoTime) started) 1e9)]
     (println (format "  -R: %d of 500 intact (%d open at once), 2 x 500 MiB in %.1f s" ok (or peak 0) secs))
     (is (= 500 peak) "all 500 connections were open at the same time")
-    (is (= 500 ok) (str "failed: " (take 5 failed)))
+    (is (= 500 ok) (str "failed: " (pr-str (take 5 failed))))
     (is (= {:total-connections 500 :bytes-out (* 500 mib) :bytes-in (* 500 mib)}
            (select-keys (forward-stats session/get-port-forwarding-remote s) [:total-connections :bytes-out :bytes-in])))
     (session/disconnect s)
