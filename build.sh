@@ -37,6 +37,7 @@ need_packages() {
   local missing=()
   command -v go >/dev/null || { echo "build.sh: Go is required (https://go.dev/dl/)" >&2; exit 1; }
   [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
+  [ -x /usr/sbin/dropbear ] || missing+=(dropbear-bin)
   command -v ssh-keygen >/dev/null || missing+=(openssh-client)
   command -v java >/dev/null || missing+=(default-jre-headless)
   command -v useradd >/dev/null || missing+=(passwd)

@@ -23,7 +23,7 @@ var sshOptionKeys = map[string]bool{
 	"silence-messages": true, "connect-timeout": true, "identities-only": true,
 	"agent-socket": true, "no-agent": true, "connection-options": true,
 	"config-file": true, "proxy": true, "jump-host": true, "keepalive-interval": true,
-	"keepalive-count-max": true, "public-key": true, "public-key-base64": true, "user-info": true,
+	"keepalive-count-max": true, "connection-attempts": true, "channel-wait": true, "public-key": true, "public-key-base64": true, "user-info": true,
 	"debug-log": true, // a logger handle (pod.epiccastle.bbssh.pod.log/new), from :debug-fn
 	// handles of the lower-level namespaces (agent.go)
 	"agent": true, "identity-repository": true, "host-key-repository": true,
@@ -208,6 +208,22 @@ func parseSSHOptions(host string, m pod.Map) (o bbssh.Options, err error) {
 		return o, badOption("option :keepalive-count-max must be >= 0, got %d", count)
 	}
 	o.KeepaliveCountMax = int(count)
+	attempts, err := m.Int("connection-attempts", 0)
+	if err != nil {
+		return o, err
+	}
+	if attempts < 0 {
+		return o, badOption("option :connection-attempts must be >= 1 (0 for the default), got %d", attempts)
+	}
+	o.ConnectionAttempts = int(attempts)
+	wait, err := m.Int("channel-wait", 0)
+	if err != nil {
+		return o, err
+	}
+	if wait < 0 {
+		return o, badOption("option :channel-wait must be a number of milliseconds >= 0, got %d", wait)
+	}
+	o.ChannelWait = time.Duration(wait) * time.Millisecond
 	return o, nil
 }
 

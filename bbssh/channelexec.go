@@ -255,9 +255,12 @@ func (c *ExecChannel) Connect(ctx context.Context) error {
 		c.fail()
 		return err
 	}
-	sess, err := client.NewSession()
+	sess, release, err := c.session.openSession(ctx)
 	if err != nil {
 		c.fail()
+		if KindOf(err) != "" {
+			return err
+		}
 		return errorf(KindExec, err, "cannot open a channel for %q", cmd)
 	}
 	stdin, err := c.setup(ctx, client, sess)
@@ -272,10 +275,12 @@ func (c *ExecChannel) Connect(ctx context.Context) error {
 	}
 	if err != nil {
 		sess.Close()
+		release()
 		c.fail()
 		return err
 	}
 	if !c.session.track(c) {
+		release()
 		c.fail()
 		return errorf(KindNotConnected, nil, "session ended while starting %q", cmd)
 	}
@@ -286,7 +291,7 @@ func (c *ExecChannel) Connect(ctx context.Context) error {
 	c.mu.Unlock()
 	copies := c.startOutputs(killCtx, outs)
 	go c.pumpStdin(killCtx, stdin)
-	go c.wait(killCtx, sess, copies)
+	go c.wait(killCtx, sess, copies, release)
 	if disconnected {
 		kill()
 		sess.Close()
@@ -340,7 +345,7 @@ func (c *ExecChannel) setup(ctx context.Context, client *ssh.Client, sess *ssh.S
 		}{pt.Term, uint32(pt.Cols), uint32(pt.Rows), uint32(pt.Width), uint32(pt.Height), string(modes)}
 		ok, err := sess.SendRequest("pty-req", true, ssh.Marshal(&req))
 		if err == nil && !ok {
-			err = errors.New("the server refused it")
+			return nil, errorf(KindExec, nil, "%s", ptyRefused)
 		}
 		if err != nil {
 			return nil, errorf(KindExec, err, "pty request")
@@ -467,8 +472,9 @@ func (c *ExecChannel) pumpStdin(kill context.Context, w io.WriteCloser) {
 
 // wait records how the command ended, once the channel is closed and the
 // output copies are over (or the channel was killed).
-func (c *ExecChannel) wait(kill context.Context, sess *ssh.Session, outs *sync.WaitGroup) {
+func (c *ExecChannel) wait(kill context.Context, sess *ssh.Session, outs *sync.WaitGroup, release func()) {
 	err := sess.Wait()
+	release()
 	exit, sig := 0, ""
 	var lost error
 	var exitErr *ssh.ExitError

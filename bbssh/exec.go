@@ -63,6 +63,7 @@ type Result struct {
 type Process struct {
 	session *Session
 	ssh     *ssh.Session
+	release func() // gives back the channel's place under the server's limit
 	stdin   io.WriteCloser
 	stdout  io.Reader
 	stderr  io.Reader
@@ -83,20 +84,26 @@ func (s *Session) Exec(ctx context.Context, o ExecOptions) (*Process, error) {
 	if err != nil {
 		return nil, err
 	}
-	sess, err := client.NewSession()
+	sess, release, err := s.openSession(ctx)
 	if err != nil {
+		if KindOf(err) != "" {
+			return nil, err
+		}
 		return nil, errorf(KindExec, err, "cannot open a channel for %q", o.Command)
 	}
-	p := &Process{session: s, ssh: sess, done: make(chan struct{})}
+	p := &Process{session: s, ssh: sess, release: release, done: make(chan struct{})}
 	if err := p.setup(client, o); err != nil {
 		sess.Close()
+		release()
 		return nil, err
 	}
 	if err := sess.Start(o.Command); err != nil {
 		sess.Close()
+		release()
 		return nil, errorf(KindExec, err, "cannot start %q", o.Command)
 	}
 	if !s.track(p) {
+		release()
 		return nil, errorf(KindNotConnected, nil, "session ended while starting %q", o.Command)
 	}
 	go p.wait()
@@ -137,7 +144,7 @@ func (p *Process) setup(client *ssh.Client, o ExecOptions) error {
 			rows = 24
 		}
 		if err := sess.RequestPty(term, rows, cols, ssh.TerminalModes{}); err != nil {
-			return errorf(KindExec, err, "pty request refused")
+			return errorf(KindExec, err, ptyRefused)
 		}
 	}
 	if o.AgentForwarding {
@@ -177,6 +184,7 @@ func (p *Process) setup(client *ssh.Client, o ExecOptions) error {
 // wait collects the exit status; it runs once per process.
 func (p *Process) wait() {
 	err := p.ssh.Wait()
+	p.release()
 	r := Result{ExitCode: 0}
 	var exitErr *ssh.ExitError
 	var missing *ssh.ExitMissingError

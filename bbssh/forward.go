@@ -181,11 +181,7 @@ func (s *Session) startForward(spec ForwardSpec, handler func(net.Conn)) (*Forwa
 	if spec.Remote {
 		f.ln, err = client.Listen(network, addr)
 		if err != nil {
-			hint := "sshd's AllowTcpForwarding, AllowStreamLocalForwarding or PermitListen may forbid it, or the address is in use there"
-			if network == "tcp" && spec.ListenPort > 0 && spec.ListenPort < 1024 {
-				hint = fmt.Sprintf("port %d is privileged: only root may listen on it on the server", spec.ListenPort)
-			}
-			return nil, errorf(KindForward, err, "the server refused to listen on %s for a remote forward (%s)", addr, hint)
+			return nil, errorf(KindForward, err, "the server refused to listen on %s for a remote forward (%s)", addr, listenRefusalHint(network, spec.ListenPort))
 		}
 		var d net.Dialer
 		f.dial = d.DialContext
@@ -317,7 +313,7 @@ func (f *Forward) handle(client net.Conn) {
 		network, addr := f.Spec.targetAddr()
 		target, err = f.dial(ctx, network, addr)
 		if err != nil {
-			f.fail(fmt.Errorf("connecting to %s: %w", addr, err))
+			f.fail(fmt.Errorf("connecting to %s: %w", addr, openRefusal(err, addr, network == "unix")))
 			return
 		}
 	}

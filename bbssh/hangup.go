@@ -21,18 +21,23 @@ import (
 var errServerHungUp = errors.New("the server closed the connection")
 
 // hangupConn cancels a context, with errServerHungUp as the cause, when a
-// read fails. It also remembers that the read failed (see cut.go).
+// read fails once key exchange has reached the host key (before that no
+// prompt can wait, and a connection dropped then is tried again, see
+// connectretry.go). It also remembers that the read failed (see cut.go).
 type hangupConn struct {
 	net.Conn
 	hangUp context.CancelCauseFunc
 	failed atomic.Bool
+	kex    atomic.Bool // the server's host key has been received
 }
 
 func (c *hangupConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
 	if err != nil {
 		c.failed.Store(true)
-		c.hangUp(errServerHungUp)
+		if c.kex.Load() {
+			c.hangUp(errServerHungUp)
+		}
 	}
 	return n, err
 }

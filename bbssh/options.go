@@ -56,6 +56,19 @@ type Options struct {
 	// ConnectTimeout bounds the TCP connect and SSH handshake; 0 means
 	// no limit beyond the caller's context.
 	ConnectTimeout time.Duration
+	// ConnectionAttempts is how many times a connection the server closes
+	// before key exchange is tried (servers busy with many new
+	// connections drop some: OpenSSH's MaxStartups); 0 means the ssh
+	// config's ConnectionAttempts, else DefaultConnectionAttempts. A
+	// refused port, a host key mismatch or failed authentication are never
+	// tried again.
+	ConnectionAttempts int
+
+	// ChannelWait bounds how long opening a session channel (a command,
+	// scp, sftp) waits while the server refuses it because its limit on
+	// sessions per connection is reached (OpenSSH's MaxSessions); 0 means
+	// the connect timeout or DefaultChannelWait, whichever is longer.
+	ChannelWait time.Duration
 
 	// Algorithms restricts and orders the algorithms offered; empty lists
 	// mean x/crypto/ssh's defaults. A list may also be an OpenSSH-style

@@ -76,6 +76,9 @@ func (o Options) resolve() (Options, HostConfig, error) {
 	if o.ConnectTimeout == 0 {
 		o.ConnectTimeout = hc.ConnectTimeout
 	}
+	if o.ConnectionAttempts == 0 {
+		o.ConnectionAttempts = hc.ConnectionAttempts
+	}
 	if o.KeepaliveInterval == 0 {
 		o.KeepaliveInterval = hc.ServerAliveInterval
 	}

@@ -414,6 +414,10 @@ type scpSender struct {
 
 func (s *scpSender) run(items []scpItem) error {
 	if err := readScpAck(s.r); err != nil {
+		var se *ScpError
+		if errors.As(err, &se) && se.Code == 0 {
+			return errorf(KindExec, err, "scp: remote did not start: the server ran something other than scp (a ForceCommand, or a login script that prints)")
+		}
 		return errorf(KindExec, err, "scp: remote did not start")
 	}
 	for _, it := range items {

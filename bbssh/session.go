@@ -29,7 +29,8 @@ type Session struct {
 	dead       chan struct{} // closed when the current connection ends
 	children   map[io.Closer]struct{}
 	closed     bool
-	sftp       *SftpClient // started on first use, closed with the connection
+	sftp       *SftpClient  // started on first use, closed with the connection
+	gate       *sessionGate // the current connection's session channels (sessionlimit.go)
 }
 
 // NewSession returns an unconnected session for opts.
@@ -131,26 +132,14 @@ func (s *Session) Connect(ctx context.Context) error {
 		},
 	}
 	addr := opts.Addr()
-	conn, hops, err := dial(ctx, &opts)
+	est, interrupted, err := dialAndHandshake(ctx, &opts, config, hangUp)
 	if err != nil {
-		opts.logf(LogError, "%v", err)
-		return err
-	}
-	closeHops := func() {
-		for i := len(hops) - 1; i >= 0; i-- {
-			hops[i].Close()
+		var hs *handshakeFailure
+		if !errors.As(err, &hs) {
+			opts.logf(LogError, "%v", err)
+			return err
 		}
-	}
-	wire := &hangupConn{Conn: conn, hangUp: hangUp}
-	conn = wire
-	// The handshake has no context of its own: closing the connection
-	// when ctx ends is what bounds it.
-	stop := context.AfterFunc(ctx, func() { conn.Close() })
-	c, chans, reqs, err := ssh.NewClientConn(conn, addr, config)
-	interrupted := !stop()
-	if err != nil {
-		conn.Close()
-		closeHops()
+		err = hs.err
 		if hungUp(ctx) {
 			interrupted = false // the server ended it, not a timeout
 		}
@@ -162,8 +151,9 @@ func (s *Session) Connect(ctx context.Context) error {
 		opts.logf(LogError, "%v", err)
 		return err
 	}
-	opts.logf(LogInfo, "connected to %s (%s), authenticated as %s", addr, c.ServerVersion(), opts.User)
-	client := ssh.NewClient(c, chans, reqs)
+	opts.logf(LogInfo, "connected to %s (%s), authenticated as %s", addr, est.conn.ServerVersion(), opts.User)
+	client := ssh.NewClient(est.conn, est.chans, est.reqs)
+	wire, closeHops := est.wire, est.closeHops
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -177,6 +167,10 @@ func (s *Session) Connect(ctx context.Context) error {
 	s.resolved = opts
 	s.hostConfig = hostConfig
 	s.lost = ""
+	s.gate = newSessionGate(string(est.conn.ServerVersion()))
+	if s.gate.why != "" {
+		opts.logf(LogInfo, "%s", s.gate.why)
+	}
 	dead := make(chan struct{})
 	s.dead = dead
 	go func() {
@@ -222,6 +216,13 @@ func handshakeError(err error, o *Options, plan *authPlan, interrupted bool, ctx
 	pe := plan.promptErr
 	if pe != nil || errors.As(err, &pe) {
 		return errorf(KindAuth, pe.err, "authentication for %s@%s stopped: asking for a password failed", o.User, o.Addr())
+	}
+	if strings.Contains(err.Error(), "Too many authentication failures") {
+		msg := fmt.Sprintf("authentication failed for %s@%s: the server disconnected after too many failed attempts (sshd's MaxAuthTries, 6 by default)", o.User, o.Addr())
+		if len(plan.tried) > 0 {
+			msg += "; tried " + strings.Join(plan.tried, ", ") + "; offer fewer keys (:identities-only, IdentitiesOnly) or the right one first"
+		}
+		return &Error{Kind: KindAuth, Msg: msg, Err: err}
 	}
 	if strings.Contains(err.Error(), "unable to authenticate") {
 		msg := fmt.Sprintf("authentication failed for %s@%s", o.User, o.Addr())

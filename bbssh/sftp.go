@@ -39,8 +39,9 @@ const (
 // SftpClient is an SFTP session over one SSH connection. It is safe for
 // concurrent use; it holds no state beyond the session.
 type SftpClient struct {
-	sc   *sftp.Client
-	sess *ssh.Session // nil when built over a pipe
+	sc      *sftp.Client
+	sess    *ssh.Session // nil when built over a pipe
+	release func()       // gives back the channel's place under the server's limit; may be nil
 }
 
 // sftpClientOptions are the options every SftpClient uses: pipelined
@@ -64,6 +65,12 @@ func NewSftpClient(client *ssh.Client) (*SftpClient, error) {
 	if err != nil {
 		return nil, errorf(KindSftp, err, "sftp: open session")
 	}
+	return startSftp(sess)
+}
+
+// startSftp starts the sftp subsystem on a new session channel, which it
+// closes when the subsystem does not start.
+func startSftp(sess *ssh.Session) (*SftpClient, error) {
 	w, err := sess.StdinPipe()
 	if err != nil {
 		sess.Close()
@@ -81,7 +88,7 @@ func NewSftpClient(client *ssh.Client) (*SftpClient, error) {
 	sc, err := sftp.NewClientPipe(r, w, sftpClientOptions()...)
 	if err != nil {
 		sess.Close()
-		return nil, errorf(KindSftp, err, "sftp: start subsystem")
+		return nil, errorf(KindSftp, err, "sftp: start subsystem: the server did not answer as an sftp server (a ForceCommand, or a login script that prints)")
 	}
 	return &SftpClient{sc: sc, sess: sess}, nil
 }
@@ -101,6 +108,9 @@ func (c *SftpClient) Close() error {
 	err := c.sc.Close()
 	if c.sess != nil {
 		c.sess.Close()
+	}
+	if c.release != nil {
+		c.release()
 	}
 	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, os.ErrClosed) {
 		return errorf(KindSftp, err, "sftp close")

@@ -41,8 +41,10 @@ type HostConfig struct {
 	// ProxyCommand is set: as in OpenSSH, whichever comes first wins.
 	ProxyJump []JumpHost
 	// ProxyCommand has %h %p %r %n and %% expanded; "" if unset or "none".
-	ProxyCommand        string
-	ConnectTimeout      time.Duration
+	ProxyCommand   string
+	ConnectTimeout time.Duration
+	// ConnectionAttempts is 0 if unset.
+	ConnectionAttempts  int
 	ServerAliveInterval time.Duration
 	// ServerAliveCountMax is 0 if unset.
 	ServerAliveCountMax                            int
@@ -377,6 +379,13 @@ func (r *resolver) resolve(hc *HostConfig, host, localUser string) error {
 				return r.errorf(err, d.key, v, "not a time")
 			}
 		}
+	}
+	if v := r.get("ConnectionAttempts"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return r.errorf(nil, "ConnectionAttempts", v, "not a count of at least 1")
+		}
+		hc.ConnectionAttempts = n
 	}
 	if v := r.get("ServerAliveCountMax"); v != "" {
 		n, err := strconv.Atoi(v)

@@ -253,9 +253,9 @@ func TestReadSSHConfig(t *testing.T) {
 		},
 		{
 			name:   "IdentitiesOnly no",
-			config: "IdentitiesOnly no\nServerAliveCountMax 5\n",
+			config: "IdentitiesOnly no\nServerAliveCountMax 5\nConnectionAttempts 3\n",
 			host:   "app",
-			want:   HostConfig{IdentitiesOnly: &no, ServerAliveCountMax: 5},
+			want:   HostConfig{IdentitiesOnly: &no, ServerAliveCountMax: 5, ConnectionAttempts: 3},
 		},
 		{
 			name:   "no defaults",
@@ -320,6 +320,7 @@ func TestReadSSHConfigErrors(t *testing.T) {
 		{"connect timeout", "ConnectTimeout soon\n", "ConnectTimeout"},
 		{"server alive interval unit", "ServerAliveInterval 5x\n", "unknown unit"},
 		{"server alive count negative", "ServerAliveCountMax -1\n", "not a count"},
+		{"connection attempts zero", "ConnectionAttempts 0\n", "not a count of at least 1"},
 		{"unterminated quote", "UserKnownHostsFile \"/a b\n", "unterminated quote"},
 	}
 	for _, tt := range tests {

@@ -38,15 +38,18 @@ func (s *Session) runScp(ctx context.Context, command string, speak func(w io.Wr
 	if err := checkLen("scp command", command, MaxCommandLen); err != nil {
 		return err
 	}
-	client, err := s.Client()
-	if err != nil {
+	if _, err := s.Client(); err != nil {
 		return err
 	}
 	dead := s.Done()
-	sess, err := client.NewSession()
+	sess, release, err := s.openSession(ctx)
 	if err != nil {
+		if KindOf(err) != "" {
+			return err
+		}
 		return errorf(KindExec, err, "cannot open a channel for scp")
 	}
+	defer release()
 	defer sess.Close()
 	stdin, err := sess.StdinPipe()
 	if err != nil {
@@ -176,9 +179,23 @@ func (s *Session) Sftp() (*SftpClient, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err = NewSftpClient(client)
+	sess, release, err := s.openSession(context.Background())
 	if err != nil {
+		if KindOf(err) != "" {
+			return nil, err
+		}
+		return nil, errorf(KindSftp, err, "sftp: open session")
+	}
+	c, err = startSftp(sess)
+	if err != nil {
+		release()
 		return nil, err
+	}
+	c.release = release
+	if s.oneAtATime() {
+		// The sftp server lives as long as the session: holding the one
+		// place would stop every command.
+		release()
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -139,6 +139,7 @@ func TestScripts(t *testing.T) {
 		for _, script := range scripts(t) {
 			t.Run(transport+"/"+strings.TrimSuffix(script, ".clj"), func(t *testing.T) {
 				out := runScript(t, script, transport)
+				logFigures(t, out)
 				t.Logf("%s", tail(out, 5))
 			})
 		}

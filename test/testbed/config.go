@@ -58,8 +58,6 @@ func defaultConfig(p configParams) [][2]string {
 		{"AcceptEnv", "LANG LC_* BBSSH_*"},
 		{"Subsystem", "sftp " + sftp},
 		{"LogLevel", "VERBOSE"},
-		{"MaxStartups", "1000:30:1000"},
-		{"MaxSessions", "1000"},
 		{"ClientAliveInterval", "0"},
 		{"Banner", "none"},
 		{"PrintMotd", "no"},

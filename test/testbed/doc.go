@@ -5,7 +5,11 @@
 // an sshd_config that enables every feature the pod exercises (password,
 // keyboard-interactive and public-key auth, TCP and stream-local forwarding,
 // agent forwarding, PTYs, sftp) and launches /usr/sbin/sshd in the
-// foreground on 127.0.0.1 with a free port. Nothing outside that directory is
+// foreground on 127.0.0.1 with a free port. sshd keeps OpenSSH's default
+// limits (MaxSessions 10, MaxStartups 10:30:100, MaxAuthTries 6,
+// LoginGraceTime 120), as servers ship: a test that needs one raised sets it
+// in Options.ExtraConfig, with a comment saying why. StartDropbear runs
+// dropbear, a second SSH server, the same way. Nothing outside that directory is
 // touched except, when running as root, the system account "bbsshtest"
 // (created once and reused) and /run/sshd (sshd's privilege separation
 // directory).

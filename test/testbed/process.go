@@ -35,6 +35,13 @@ type process struct {
 // until it greets on port. If sshd exits first, the error carries the log
 // lines it wrote and wraps errBind when the port was taken.
 func launch(sshd, config, logFile string, port int) (*process, error) {
+	// sshd re-executes itself per connection, so it needs an absolute path.
+	return launchArgv([]string{sshd, "-D", "-e", "-f", config}, logFile, port)
+}
+
+// launchArgv starts the server command argv (which stays in the
+// foreground and logs to stderr) as launch does.
+func launchArgv(argv []string, logFile string, port int) (*process, error) {
 	log, err := os.OpenFile(logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("testbed: open log: %w", err)
@@ -42,12 +49,11 @@ func launch(sshd, config, logFile string, port int) (*process, error) {
 	defer log.Close() // sshd holds its own descriptor
 	offset, _ := log.Seek(0, io.SeekEnd)
 
-	// sshd re-executes itself per connection, so it needs an absolute path.
-	cmd := exec.Command(sshd, "-D", "-e", "-f", config)
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.SysProcAttr = sysProcAttr()
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("testbed: start %s: %w", sshd, err)
+		return nil, fmt.Errorf("testbed: start %s: %w", argv[0], err)
 	}
 	p := &process{cmd: cmd, done: make(chan struct{})}
 	go func() { p.err = cmd.Wait(); close(p.done) }()
@@ -55,7 +61,7 @@ func launch(sshd, config, logFile string, port int) (*process, error) {
 	if err := waitReady(port, p.done); err != nil {
 		p.stop()
 		out := readFrom(logFile, offset)
-		if strings.Contains(out, "Address already in use") || strings.Contains(out, "Cannot bind any address") {
+		if strings.Contains(out, "Address already in use") || strings.Contains(out, "Cannot bind any address") || strings.Contains(out, "Failed listening") {
 			return nil, fmt.Errorf("%w %d: %v\n%s", errBind, port, err, out)
 		}
 		return nil, fmt.Errorf("testbed: sshd not ready on port %d: %w\nsshd log:\n%s", port, err, out)

@@ -65,6 +65,8 @@ type Server struct {
 	KbdInteractive bool
 
 	sshd       string
+	argv       func() []string // the server command when it is not sshd (dropbear.go)
+	cleanups   []func()        // run by Stop, last first
 	logf       func(string, ...any)
 	keys       *keySet
 	acct       account
@@ -196,8 +198,12 @@ func (s *Server) boot(extra string) error {
 	return s.run(extra)
 }
 
-// run writes the config for the current port and PAM choice and starts sshd.
+// run writes the config for the current port and PAM choice and starts sshd
+// (or starts the other server, which has no config file).
 func (s *Server) run(extra string) error {
+	if s.argv != nil {
+		return s.start()
+	}
 	cfg, err := renderConfig(configParams{
 		port:           s.Port,
 		pidFile:        filepath.Join(s.Dir, "sshd.pid"),
@@ -212,7 +218,12 @@ func (s *Server) run(extra string) error {
 	if err := writeFile(s.ConfigFile, []byte(cfg), 0o644); err != nil {
 		return err
 	}
-	p, err := launch(s.sshd, s.ConfigFile, s.LogFile, s.Port)
+	return s.start()
+}
+
+// start launches the server on s.Port.
+func (s *Server) start() error {
+	p, err := s.launch()
 	if err != nil {
 		return err
 	}
@@ -222,6 +233,14 @@ func (s *Server) run(extra string) error {
 	return nil
 }
 
+// launch starts the server on s.Port.
+func (s *Server) launch() (*process, error) {
+	if s.argv != nil {
+		return launchArgv(s.argv(), s.LogFile, s.Port)
+	}
+	return launch(s.sshd, s.ConfigFile, s.LogFile, s.Port)
+}
+
 // Stop terminates sshd and all its connections (SIGTERM, then SIGKILL after
 // a bounded wait) and, if Start created Dir, removes it after saving the log
 // for Logs. It never touches the user account. Calling it again is a no-op.
@@ -229,6 +248,10 @@ func (s *Server) Stop() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	err := s.stopLocked()
+	for i := len(s.cleanups) - 1; i >= 0; i-- {
+		s.cleanups[i]()
+	}
+	s.cleanups = nil
 	if s.createdDir && !s.removed {
 		s.logs = readFrom(s.LogFile, 0)
 		if rerr := os.RemoveAll(s.Dir); rerr != nil {
@@ -254,7 +277,7 @@ func (s *Server) Restart() error {
 		return err
 	}
 	for i := 0; i < portAttempts; i++ {
-		if p, lerr := launch(s.sshd, s.ConfigFile, s.LogFile, s.Port); lerr == nil {
+		if p, lerr := s.launch(); lerr == nil {
 			s.mu.Lock()
 			s.proc = p
 			s.mu.Unlock()

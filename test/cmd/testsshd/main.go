@@ -2,7 +2,7 @@
 // 127.0.0.1, see package bbssh/test/testbed) for demos, benchmarks and
 // manual testing.
 //
-//	go run ./test/cmd/testsshd [-env-file PATH] [-v] [-- command args...]
+//	go run ./test/cmd/testsshd [-env-file PATH] [-v] [-dropbear] [-- command args...]
 //
 // It prints the server's BBSSH_TEST_* variables to stderr and, with
 // -env-file, writes them as `export K='V'` lines for a shell to source. With
@@ -43,8 +43,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	envFile := fs.String("env-file", "", "also write the variables as `export K='V'` lines to this file")
 	verbose := fs.Bool("v", false, "log test bed progress to stderr")
+	dropbear := fs.Bool("dropbear", false, "run dropbear instead of OpenSSH's sshd (needs root)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: testsshd [-env-file PATH] [-v] [-- command args...]")
+		fmt.Fprintln(stderr, "usage: testsshd [-env-file PATH] [-v] [-dropbear] [-- command args...]")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -60,7 +61,13 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if *verbose {
 		opts.Logf = func(format string, a ...any) { fmt.Fprintf(stderr, format+"\n", a...) }
 	}
-	srv, err := testbed.Start(opts)
+	var srv *testbed.Server
+	var err error
+	if *dropbear {
+		srv, err = testbed.StartDropbear(testbed.DropbearOptions{Logf: opts.Logf})
+	} else {
+		srv, err = testbed.Start(opts)
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, "testsshd:", err)
 		return 1

@@ -63,6 +63,7 @@
     false for none; explicit options win over it. Host patterns, HostName,
     Port, User, IdentityFile, IdentitiesOnly, UserKnownHostsFile,
     StrictHostKeyChecking, ProxyJump, ProxyCommand, ConnectTimeout,
+    ConnectionAttempts,
     ServerAliveInterval/CountMax, Ciphers/KexAlgorithms/MACs/
     HostKeyAlgorithms and Local/Remote/DynamicForward are honoured
   - `:connection-options` `{:kex :cipher :mac :server-host-key}`, each a
@@ -76,6 +77,12 @@
   - `:keepalive-interval` ms between keepalives [off];
     `:keepalive-count-max` unanswered ones before the session is declared
     dead [3]
+  - `:connection-attempts` tries of a connection the server closes before
+    key exchange, as busy servers do (OpenSSH's MaxStartups) [the
+    config's ConnectionAttempts, else 10], within `:connect-timeout`
+  - `:channel-wait` ms a command, scp or sftp waits while the server
+    refuses more sessions on the connection (OpenSSH's MaxSessions)
+    [`:connect-timeout` or 60000, whichever is longer]
   - `:debug-fn` `(fn [level message])` called with each step of the
     connection (route, host key, auth methods, keepalives, the end of the
     connection), level 0 debug, 1 info, 2 warn, 3 error, as bbssh 0.6's
