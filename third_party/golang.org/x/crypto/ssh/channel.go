@@ -209,6 +209,8 @@ type channel struct {
 	windowMu   sync.Mutex
 	myWindow   uint32
 	myConsumed uint32
+	// tune grows the window (window.go); protected by windowMu.
+	tune windowTuner
 
 	// writeMu serializes calls to mux.conn.writePacket() and
 	// protects sentClose and packetPool. This mutex must be
@@ -343,6 +345,7 @@ func (ch *channel) handleData(packet []byte) error {
 		return errors.New("ssh: remote side wrote too much")
 	}
 	ch.myWindow -= length
+	ch.noteReceived(length)
 	ch.windowMu.Unlock()
 
 	if extended == 1 {
@@ -369,14 +372,17 @@ func (ch *channel) handleData(packet []byte) error {
 func (c *channel) adjustWindow(adj uint32) error {
 	c.windowMu.Lock()
 	// Since myConsumed and myWindow are managed on our side, and can never
-	// exceed the initial window setting, we don't worry about overflow.
+	// exceed the window's size (at most maxReceiveWindow), we don't worry
+	// about overflow.
 	c.myConsumed += adj
+	more := c.grow(adj)
 	var sendAdj uint32
-	if (channelWindowSize-c.myWindow > 3*channelMaxPacket) ||
-		(c.myWindow < channelWindowSize/2) {
-		sendAdj = c.myConsumed
+	if more > 0 || (c.tune.size-c.myWindow > 3*channelMaxPacket) ||
+		(c.myWindow < c.tune.size/2) {
+		sendAdj = c.myConsumed + more
 		c.myConsumed = 0
 		c.myWindow += sendAdj
+		c.noteGranted(sendAdj)
 	}
 	c.windowMu.Unlock()
 	if sendAdj == 0 {
@@ -424,6 +430,7 @@ func (c *channel) close() {
 		c.writeMu.Unlock()
 		// Unblock writers.
 		c.remoteWin.close()
+		c.releaseWindow()
 	})
 }
 
@@ -527,6 +534,7 @@ func (m *mux) newChannel(chanType string, direction channelDirection, extraData 
 	ch := &channel{
 		remoteWin:        window{Cond: newCond()},
 		myWindow:         channelWindowSize,
+		tune:             newWindowTuner(channelWindowSize),
 		pending:          newBuffer(),
 		extPending:       newBuffer(),
 		direction:        direction,

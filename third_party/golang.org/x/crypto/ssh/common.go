@@ -547,6 +547,11 @@ type Config struct {
 	// The allowed MAC algorithms. If unspecified then a sensible default is
 	// used. Unsupported values are silently ignored.
 	MACs []string
+
+	// ReceiveWindow, if not nil, lets the receive windows of channels
+	// grow with the path beyond the fixed initial window. See
+	// ReceiveWindow.
+	ReceiveWindow *ReceiveWindow
 }
 
 // SetDefaults sets sensible values for unset fields in config. This is

@@ -118,6 +118,11 @@ type mux struct {
 
 	errCond *sync.Cond
 	err     error
+
+	// recvWindow, if not nil, lets channels' receive windows grow;
+	// rtt is the connection's round trip it uses (window.go).
+	recvWindow *ReceiveWindow
+	rtt        roundTrip
 }
 
 // When debugging, each new chanList instantiation has a different
@@ -135,7 +140,14 @@ func (m *mux) Wait() error {
 
 // newMux returns a mux that runs over the given connection.
 func newMux(p packetConn) *mux {
+	return newMuxWindow(p, nil)
+}
+
+// newMuxWindow returns a mux whose channels' receive windows grow as rw
+// allows.
+func newMuxWindow(p packetConn, rw *ReceiveWindow) *mux {
 	m := &mux{
+		recvWindow:       rw,
 		conn:             p,
 		incomingChannels: make(chan NewChannel, chanSize),
 		globalResponses:  make(chan interface{}, 1),
