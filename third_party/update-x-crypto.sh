@@ -34,7 +34,7 @@ PACKAGES=(
 # TESTED are the packages the series touches and the packages that test
 # them; ssh/test runs the patched client against a real OpenSSH sshd when
 # one is installed.
-TESTED=(./ssh/... ./chacha20/ ./internal/poly1305/)
+TESTED=(./ssh/... ./chacha20/ ./chacha20poly1305/ ./internal/poly1305/)
 
 # build_tree DEST VERSION writes upstream VERSION's PACKAGES to DEST and
 # applies the series.
@@ -70,6 +70,9 @@ build_tree() {
 run_tests() {
   echo "update-x-crypto: upstream tests on the patched tree: ${TESTED[*]}" >&2
   (cd "$tree" && go vet "${TESTED[@]}" && go test -race -count=1 -timeout 20m "${TESTED[@]}")
+  # The series' fuzz target: the assembly keystream against the generic
+  # one (patch 0002), for a bounded number of inputs.
+  (cd "$tree" && go test -run '^$' -fuzz '^FuzzChaChaContent$' -fuzztime 20000x ./ssh)
 }
 
 case "${1:-}" in

@@ -722,6 +722,9 @@ type chacha20Poly1305Cipher struct {
 	lengthKey  [32]byte
 	contentKey [32]byte
 	buf        []byte
+	// content, when not nil, supplies the content keystream with
+	// assembly (chacha_content.go).
+	content cipher.AEAD
 }
 
 func newChaCha20Cipher(key, unusedIV, unusedMACKey []byte, unusedAlgs DirectionAlgorithms) (packetCipher, error) {
@@ -735,6 +738,7 @@ func newChaCha20Cipher(key, unusedIV, unusedMACKey []byte, unusedAlgs DirectionA
 
 	copy(c.contentKey[:], key[:32])
 	copy(c.lengthKey[:], key[32:])
+	c.content = newContentAEAD(c.contentKey[:])
 	return c, nil
 }
 
@@ -786,7 +790,12 @@ func (c *chacha20Poly1305Cipher) readCipherPacket(seqNum uint32, r io.Reader) ([
 	}
 
 	plain := c.buf[4:contentEnd]
-	s.XORKeyStream(plain, plain)
+	if c.content != nil {
+		// The MAC, already checked, is the spare capacity Seal needs.
+		xorContentAEAD(c.content, nonce, plain)
+	} else {
+		s.XORKeyStream(plain, plain)
+	}
 
 	if len(plain) == 0 {
 		return nil, errors.New("ssh: empty packet")
@@ -849,7 +858,12 @@ func (c *chacha20Poly1305Cipher) writeCipherPacket(seqNum uint32, w io.Writer, r
 		return err
 	}
 
-	s.XORKeyStream(c.buf[4:], c.buf[4:packetEnd])
+	if c.content != nil {
+		// Seal's tag lands where the MAC is written below.
+		xorContentAEAD(c.content, nonce, c.buf[4:packetEnd])
+	} else {
+		s.XORKeyStream(c.buf[4:], c.buf[4:packetEnd])
+	}
 
 	var mac [poly1305.TagSize]byte
 	poly1305.Sum(&mac, c.buf[:packetEnd], &polyKey)
