@@ -390,7 +390,9 @@ func (c *gcmCipher) readCipherPacket(seqNum uint32, r io.Reader) ([]byte, error)
 		return nil, err
 	}
 
-	plain, err := c.aead.Open(c.buf[:0], c.iv, c.buf, c.prefix[:])
+	// Decrypting into a new buffer costs what decrypting in place does,
+	// and spares connectionState.readPacket its copy (freshPackets).
+	plain, err := c.aead.Open(make([]byte, 0, length), c.iv, c.buf, c.prefix[:])
 	if err != nil {
 		return nil, err
 	}
@@ -789,12 +791,14 @@ func (c *chacha20Poly1305Cipher) readCipherPacket(seqNum uint32, r io.Reader) ([
 		return nil, errors.New("ssh: MAC failure")
 	}
 
-	plain := c.buf[4:contentEnd]
+	// Decrypting into a new buffer costs what decrypting in place does,
+	// and spares connectionState.readPacket its copy (freshPackets).
+	// Seal appends its tag after the contents.
+	plain := make([]byte, length, length+poly1305.TagSize)
 	if c.content != nil {
-		// The MAC, already checked, is the spare capacity Seal needs.
-		xorContentAEAD(c.content, nonce, plain)
+		c.content.Seal(plain[:0], nonce, c.buf[4:contentEnd], nil)
 	} else {
-		s.XORKeyStream(plain, plain)
+		s.XORKeyStream(plain, c.buf[4:contentEnd])
 	}
 
 	if len(plain) == 0 {
