@@ -44,6 +44,7 @@ func run() error {
 	wanStreams := flag.Int("wan-streams", 8, "downloads at once in the wan part's memory figure")
 	wanStreamMiB := flag.Int64("wan-stream-mib", 64, "MiB per download of the wan part's memory figure")
 	wanStreamRTT := flag.Int("wan-stream-rtt", 50, "round trip (ms) of the wan part's memory figure")
+	wanFigures := flag.String("wan-figures", "", "run only the wan figures whose name contains this, e.g. sftp")
 	profile := flag.String("profile", "", "directory for a CPU and an allocation profile of each part, each on its own pod; the report gets their top entries")
 	flag.Parse()
 	if *runs < 1 || *mib < 1 || *wanMiB < 1 || *wanStreams < 0 || *wanStreamMiB < 1 {
@@ -136,7 +137,7 @@ func run() error {
 		if err != nil {
 			return err
 		}
-		wanRows, err = measureWAN(p, srv, sk, cipher, rtts, *wanMiB<<20, *runs)
+		wanRows, err = measureWAN(p, srv, sk, cipher, rtts, *wanFigures, *wanMiB<<20, *runs)
 		if derr := done(); err == nil {
 			err = derr
 		}

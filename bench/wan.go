@@ -134,7 +134,7 @@ func wanFile(dir string, size int64) (string, error) {
 
 // measureWAN measures, at each round trip, -L download, -R upload from the
 // server's side, exec stdout, scp and sftp downloads, pod against OpenSSH.
-func measureWAN(p *podClient, srv *testbed.Server, sk *sink, cipher string, rtts []time.Duration, size int64, runs int) ([]wanRow, error) {
+func measureWAN(p *podClient, srv *testbed.Server, sk *sink, cipher string, rtts []time.Duration, only string, size int64, runs int) ([]wanRow, error) {
 	src, err := startSource()
 	if err != nil {
 		return nil, err
@@ -154,7 +154,7 @@ func measureWAN(p *podClient, srv *testbed.Server, sk *sink, cipher string, rtts
 	}
 	var rows []wanRow
 	for _, rtt := range rtts {
-		got, err := measureWANAt(p, srv, sk, src, cipher, rtt, file, dir, size, runs)
+		got, err := measureWANAt(p, srv, sk, src, cipher, rtt, only, file, dir, size, runs)
 		if err != nil {
 			return nil, fmt.Errorf("at %v round trip: %w", rtt, err)
 		}
@@ -165,7 +165,7 @@ func measureWAN(p *podClient, srv *testbed.Server, sk *sink, cipher string, rtts
 
 // measureWANAt measures every figure through one relay of the given round
 // trip.
-func measureWANAt(p *podClient, srv *testbed.Server, sk *sink, src *source, cipher string, rtt time.Duration, file, dir string, size int64, runs int) ([]wanRow, error) {
+func measureWANAt(p *podClient, srv *testbed.Server, sk *sink, src *source, cipher string, rtt time.Duration, only, file, dir string, size int64, runs int) ([]wanRow, error) {
 	relay, err := delayrelay.Start(fmt.Sprintf("%s:%d", srv.Host, srv.Port), rtt)
 	if err != nil {
 		return nil, err
@@ -290,6 +290,9 @@ func measureWANAt(p *podClient, srv *testbed.Server, sk *sink, src *source, ciph
 	}
 	var rows []wanRow
 	for _, f := range figures {
+		if !strings.Contains(f.name, only) {
+			continue
+		}
 		var podRates, sshRates []float64
 		for i := 0; i < runs; i++ {
 			d, err := f.ssh()
