@@ -128,7 +128,7 @@ func serverFile(t *testing.T, size int) (string, []byte) {
 	return path, data
 }
 
-// TestReceiveWindowOverWAN downloads through a relay with a 60 ms round
+// TestReceiveWindowOverWAN downloads through a relay with a 150 ms round
 // trip from the real sshd: the channel's window grows, within its cap,
 // the data arrives whole, and the growth goes back to the budget when the
 // channel closes. Several downloads at once share a small budget without
@@ -148,7 +148,7 @@ func TestReceiveWindowOverWAN(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			rw := &ssh.ReceiveWindow{Max: tt.max, Budget: ssh.NewWindowBudget(tt.budget)}
-			s, _ := wanSession(t, 60*time.Millisecond, rw)
+			s, _ := wanSession(t, 150*time.Millisecond, rw)
 			path, want := serverFile(t, tt.size)
 			var peak peakUse
 			var wg sync.WaitGroup
@@ -164,7 +164,7 @@ func TestReceiveWindowOverWAN(t *testing.T) {
 			wg.Wait()
 			t.Logf("budget in use at most %d bytes", peak.max)
 			if peak.max == 0 {
-				t.Errorf("no window grew at 60 ms round trip")
+				t.Errorf("no window grew at 150 ms round trip")
 			}
 			if limit := min(tt.budget, uint64(tt.parallel)*uint64(tt.max-channelWindow)); peak.max > limit {
 				t.Errorf("windows grew by %d bytes, above the cap and budget (%d)", peak.max, limit)

@@ -117,7 +117,7 @@ func TestReceiveWindowGrowth(t *testing.T) {
 		{"no ReceiveWindow keeps the fixed window", 40 * time.Millisecond, nil, 12 * mib, 0, false},
 		{"nil budget keeps the fixed window", 40 * time.Millisecond, &ReceiveWindow{Max: 64 * mib}, 12 * mib, 0, false},
 		{"max below the initial window keeps it", 40 * time.Millisecond, &ReceiveWindow{Max: mib, Budget: NewWindowBudget(64 * mib)}, 12 * mib, 0, false},
-		{"grows on a path with latency", 100 * time.Millisecond, &ReceiveWindow{Max: 16 * mib, Budget: NewWindowBudget(64 * mib)}, 32 * mib, 0, true},
+		{"grows on a path with latency", 150 * time.Millisecond, &ReceiveWindow{Max: 16 * mib, Budget: NewWindowBudget(64 * mib)}, 32 * mib, 0, true},
 		{"a slow reader does not grow it", 10 * time.Millisecond, &ReceiveWindow{Max: 64 * mib, Budget: NewWindowBudget(64 * mib)}, 8 * mib, 20 * time.Millisecond, false},
 	}
 	for _, tt := range tests {
@@ -179,7 +179,7 @@ func TestReceiveWindowBudget(t *testing.T) {
 	var mu sync.Mutex
 	var chans []*channel
 	for i := range streams {
-		client, server := delayedChannelPair(t, 60*time.Millisecond, rw)
+		client, server := delayedChannelPair(t, 200*time.Millisecond, rw)
 		chans = append(chans, client)
 		wg.Add(1)
 		go func() {
