@@ -42,6 +42,7 @@ need_packages() {
   command -v useradd >/dev/null || missing+=(passwd)
   command -v setpriv >/dev/null || missing+=(util-linux)
   command -v ip >/dev/null || missing+=(iproute2)
+  command -v patch >/dev/null || missing+=(patch) # third_party/update-x-crypto.sh
   if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" != 0 ]; then
       echo "build.sh: please install: ${missing[*]}" >&2; exit 1
