@@ -43,6 +43,7 @@ need_packages() {
   command -v useradd >/dev/null || missing+=(passwd)
   command -v setpriv >/dev/null || missing+=(util-linux)
   command -v ip >/dev/null || missing+=(iproute2)
+  command -v patch >/dev/null || missing+=(patch) # third_party/update-x-crypto.sh
   if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" != 0 ]; then
       echo "build.sh: please install: ${missing[*]}" >&2; exit 1
@@ -78,10 +79,15 @@ run_tests() {
   echo "== go vet" >&2
   go vet ./...
   echo "== gofmt" >&2
-  unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+  # third_party/ is upstream code as upstream formats it (its patches are
+  # checked by update-x-crypto.sh).
+  unformatted=$(gofmt -l $( (git ls-files '*.go' 2>/dev/null || find . -name '*.go') | grep -v '^\(\./\)\{0,1\}third_party/'))
   if [ -n "$unformatted" ]; then echo "gofmt: not formatted: $unformatted" >&2; exit 1; fi
   echo "== go test" >&2
   go test -count=1 -timeout 45m ./...
+  echo "== patched golang.org/x/crypto: upstream + third_party/patches, upstream's tests (-race)" >&2
+  third_party/update-x-crypto.sh -check
+  third_party/update-x-crypto.sh -test
   echo "== fuzz (bounded)" >&2
   fuzz pod FuzzReader 5          # bencode request frames
   fuzz pod FuzzDecodeArgs 5      # EDN arguments and their accessors

@@ -16,3 +16,7 @@ require (
 )
 
 require github.com/kr/fs v0.1.0 // indirect
+
+// golang.org/x/crypto is carried openly with a small patch series:
+// third_party/PATCHES.md.
+replace golang.org/x/crypto => ./third_party/golang.org/x/crypto

@@ -67,6 +67,9 @@ func (a *API) applyDefaults(opts *bbssh.Options) {
 		}
 	}
 	a.low.mu.Unlock()
+	if opts.ReceiveWindow == nil {
+		opts.ReceiveWindow = a.window
+	}
 	if debugLog != "" && opts.Log == nil {
 		if obj, err := a.reg.Get("logger", debugLog); err == nil {
 			opts.Log = obj.(*logger).log

@@ -15,6 +15,8 @@ import (
 
 	"bbssh/bbssh"
 	"bbssh/pod"
+
+	"golang.org/x/crypto/ssh"
 )
 
 // ErrorNS is the namespace of every :type keyword the pod sends.
@@ -37,12 +39,15 @@ type API struct {
 	// outChannels finds the data channel of an output stream
 	// (streamchannel.go).
 	outChannels sync.Map // outStream -> *outChannel
+	// window is the receive-window policy every session of the pod
+	// shares, with its memory budget (bbssh/window.go).
+	window *ssh.ReceiveWindow
 }
 
 // New returns an API with an empty registry.
 func New() *API {
 	return &API{reg: pod.NewRegistry(ErrorNS), Stderr: os.Stderr, owned: map[*bbssh.Session][]pod.Handle{},
-		forwards: map[*bbssh.Session][]*bbssh.Forward{}, low: newLowerState()}
+		forwards: map[*bbssh.Session][]*bbssh.Forward{}, low: newLowerState(), window: bbssh.NewReceiveWindow()}
 }
 
 // Register adds every pod var to srv.

@@ -69,6 +69,8 @@ func dialJumps(ctx context.Context, o *Options) (net.Conn, []*Session, error) {
 			NoDefaultIdentities: o.NoDefaultIdentities, AgentSocket: o.AgentSocket, NoAgent: o.NoAgent,
 			KnownHosts: o.KnownHosts, HostKeyPolicy: o.HostKeyPolicy, ConnectTimeout: o.ConnectTimeout,
 			Messages: o.Messages, Prompter: o.Prompter, ConfigFile: o.ConfigFile, NoConfig: o.NoConfig, Log: o.Log,
+			// The server's data crosses the hops' channels too.
+			ReceiveWindow: o.ReceiveWindow,
 			// A hop's own config never adds jumps: no loops.
 			JumpHosts: []JumpHost{}, Via: via,
 		}

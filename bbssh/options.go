@@ -111,6 +111,11 @@ type Options struct {
 	KeepaliveInterval time.Duration
 	KeepaliveCountMax int
 
+	// ReceiveWindow, when set, lets the receive windows of the session's
+	// channels grow with the path (window.go); nil keeps OpenSSH's fixed
+	// 2 MiB. Sessions that share it share its budget.
+	ReceiveWindow *ssh.ReceiveWindow
+
 	// Messages receives the server's banner and warnings (for example
 	// "Permanently added ..."); nil discards them.
 	Messages io.Writer

@@ -119,6 +119,8 @@ func (s *Session) Connect(ctx context.Context) error {
 			KeyExchanges: opts.Algorithms.KeyExchanges,
 			Ciphers:      opts.Algorithms.Ciphers,
 			MACs:         opts.Algorithms.MACs,
+			// Windows that grow with the path (window.go).
+			ReceiveWindow: opts.ReceiveWindow,
 		},
 		User:              opts.User,
 		Auth:              plan.methods,

@@ -47,12 +47,19 @@ type SftpClient struct {
 // sftpClientOptions are the options every SftpClient uses: pipelined
 // reads and writes, so that File.WriteTo and File.ReadFrom keep many
 // requests in flight instead of paying one round trip per 32 KiB.
+// sftpRequests of 32 KiB in flight (16 MiB) let a download fill a
+// receive window grown to the path (window.go): pkg/sftp's default of 64
+// (2 MiB) is the same one-window-per-round-trip wall as a fixed window.
 func sftpClientOptions() []sftp.ClientOption {
 	return []sftp.ClientOption{
 		sftp.UseConcurrentReads(true),
 		sftp.UseConcurrentWrites(true),
+		sftp.MaxConcurrentRequestsPerFile(sftpRequests),
 	}
 }
+
+// sftpRequests is the number of requests one file transfer keeps in flight.
+const sftpRequests = 512
 
 // NewSftpClient starts the sftp subsystem on client, with concurrent reads
 // and writes enabled for speed. The session is opened here rather than by

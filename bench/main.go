@@ -39,10 +39,20 @@ func run() error {
 	only := flag.String("only", "", "comma-separated parts to run, of "+strings.Join(allParts, ",")+"; the report is written only when all run")
 	ciphers := flag.String("ciphers", "aes128-gcm@openssh.com,chacha20-poly1305@openssh.com", "ciphers of the forward throughput part")
 	directions := flag.String("forwards", "L,R", "forward directions of the throughput part")
+	wanRTTs := flag.String("wan-rtts", "0,10,50,100", "round trips (ms) of the wan part's delay relay")
+	wanMiB := flag.Int64("wan-mib", 128, "MiB per transfer of the wan part")
+	wanStreams := flag.Int("wan-streams", 8, "downloads at once in the wan part's memory figure")
+	wanStreamMiB := flag.Int64("wan-stream-mib", 64, "MiB per download of the wan part's memory figure")
+	wanStreamRTT := flag.Int("wan-stream-rtt", 50, "round trip (ms) of the wan part's memory figure")
+	wanFigures := flag.String("wan-figures", "", "run only the wan figures whose name contains this, e.g. sftp")
 	profile := flag.String("profile", "", "directory for a CPU and an allocation profile of each part, each on its own pod; the report gets their top entries")
 	flag.Parse()
-	if *runs < 1 || *mib < 1 {
-		return fmt.Errorf("-runs and -mib must be at least 1")
+	if *runs < 1 || *mib < 1 || *wanMiB < 1 || *wanStreams < 0 || *wanStreamMiB < 1 {
+		return fmt.Errorf("-runs, -mib, -wan-mib and -wan-stream-mib must be at least 1, -wan-streams at least 0")
+	}
+	rtts, err := parseRTTs(*wanRTTs)
+	if err != nil {
+		return err
 	}
 	parts := map[string]bool{}
 	for _, part := range allParts {
@@ -120,6 +130,26 @@ func run() error {
 	}); err != nil {
 		return err
 	}
+	var wanRows []wanRow
+	var conc wanConcurrent
+	if parts["wan"] {
+		p, done, err := ps.get("wan")
+		if err != nil {
+			return err
+		}
+		wanRows, err = measureWAN(p, srv, sk, cipher, rtts, *wanFigures, *wanMiB<<20, *runs)
+		if derr := done(); err == nil {
+			err = derr
+		}
+		if err != nil {
+			return fmt.Errorf("wan: %w", err)
+		}
+		if *wanStreams > 0 {
+			if conc, err = measureWANConcurrent(*podPath, srv, cipher, time.Duration(*wanStreamRTT)*time.Millisecond, *wanStreams, *wanStreamMiB<<20); err != nil {
+				return fmt.Errorf("wan, %d at once: %w", *wanStreams, err)
+			}
+		}
+	}
 	var describeMs, idle, withForwards, withConns float64
 	if parts["memory"] {
 		if describeMs, err = describeTime(*podPath, 5); err != nil {
@@ -138,6 +168,11 @@ func run() error {
 		logf("describe %.1f ms; RSS idle %.1f MiB, 100 forwards %.1f MiB, 1000 connections %.1f MiB", describeMs, idle, withForwards, withConns)
 	}
 	if *only != "" {
+		if parts["wan"] {
+			var b strings.Builder
+			writeWAN(&b, cipher, wanRows, *wanMiB<<20, conc, *wanStreamMiB<<20)
+			fmt.Print(b.String())
+		}
 		fmt.Print(ps.report())
 		return nil
 	}
@@ -161,6 +196,7 @@ func run() error {
 	fmt.Fprintf(&b, "\n## Pod start and memory\n\n| figure | value |\n|---|---:|\n")
 	fmt.Fprintf(&b, "| start to describe reply (median of 5) | %.1f ms |\n| RSS idle, one session (fresh pod) | %.1f MiB |\n| RSS with 100 forwards | %.1f MiB |\n| RSS with 1000 open forwarded connections | %.1f MiB |\n",
 		describeMs, idle, withForwards, withConns)
+	writeWAN(&b, cipher, wanRows, *wanMiB<<20, conc, *wanStreamMiB<<20)
 	b.WriteString(ps.report())
 	fmt.Fprintf(&b, "\nTotal time: %s.\n", time.Since(started).Round(time.Second))
 	if err := os.WriteFile(*out, []byte(b.String()), 0o644); err != nil {
@@ -171,7 +207,7 @@ func run() error {
 }
 
 // allParts names the parts of the benchmark, for -only.
-var allParts = []string{"forward", "exec", "latency", "transfer", "memory"}
+var allParts = []string{"forward", "exec", "latency", "transfer", "memory", "wan"}
 
 // sshVersion is OpenSSH's version line.
 func sshVersion() string {

@@ -1,0 +1,107 @@
+package delayrelay
+
+import (
+	"bytes"
+	"crypto/rand"
+	"io"
+	"net"
+	"testing"
+	"time"
+)
+
+// echoServer echoes every connection until the client half-closes.
+func echoServer(t *testing.T) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				io.Copy(c, c)
+				c.(*net.TCPConn).CloseWrite()
+				io.Copy(io.Discard, c)
+				c.Close()
+			}()
+		}
+	}()
+	return ln
+}
+
+func TestRelay(t *testing.T) {
+	tests := []struct {
+		name string
+		rtt  time.Duration
+		size int
+	}{
+		{"no delay", 0, 8 << 20},
+		{"40 ms", 40 * time.Millisecond, 8 << 20},
+		{"one byte, 100 ms", 100 * time.Millisecond, 1},
+	}
+	ln := echoServer(t)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := Start(ln.Addr().String(), tt.rtt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			c, err := net.Dial("tcp", r.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			want := make([]byte, tt.size)
+			rand.Read(want)
+			start := time.Now()
+			go func() {
+				c.Write(want)
+				c.(*net.TCPConn).CloseWrite()
+			}()
+			got, err := io.ReadAll(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The relay's own latency is its function: the echo cannot
+			// come back sooner than one round trip.
+			if took := time.Since(start); took < tt.rtt {
+				t.Errorf("echo came back after %v, before the round trip of %v", took, tt.rtt)
+			}
+			if !bytes.Equal(got, want) {
+				t.Fatalf("echoed %d bytes that differ from the %d sent", len(got), len(want))
+			}
+		})
+	}
+}
+
+// TestRelayClose ends open connections and the relay's goroutines.
+func TestRelayClose(t *testing.T) {
+	ln := echoServer(t)
+	r, err := Start(ln.Addr().String(), 20*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.Dial("tcp", r.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Write([]byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	b := make([]byte, 1)
+	if _, err := io.ReadFull(c, b); err != nil {
+		t.Fatal(err)
+	}
+	r.Close() // waits for the relay's goroutines
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if n, err := c.Read(b); err == nil {
+		t.Fatalf("read %d bytes after Close, want the connection closed", n)
+	}
+}

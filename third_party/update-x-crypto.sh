@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# update-x-crypto.sh: re-create third_party/golang.org/x/crypto from a
+# pinned upstream release, apply the project's patch series to it and run
+# upstream's own tests of the packages the series touches (with -race).
+#
+#   third_party/update-x-crypto.sh            re-create from the pinned version
+#                                             (X_CRYPTO_VERSION), then test
+#   third_party/update-x-crypto.sh v0.60.0    move to a newer upstream release
+#   third_party/update-x-crypto.sh -check     check that the committed tree is
+#                                             exactly upstream + the series
+#   third_party/update-x-crypto.sh -test      run upstream's tests on the
+#                                             committed tree
+#
+# The tree holds only the packages the pod's build and those tests need
+# (PACKAGES below), each as upstream ships it, plus LICENSE, PATENTS,
+# go.mod and go.sum. The patches are third_party/patches/NNNN-*.patch,
+# applied in order; PATCHES.md gives the reason and the measurement of
+# each. A patch that no longer applies stops the script: refresh it by
+# hand against the new tree and run the script again.
+set -euo pipefail
+shopt -s nullglob
+here=$(cd "$(dirname "$0")" && pwd)
+tree="$here/golang.org/x/crypto"
+export PATH="/usr/local/go/bin:$PATH"
+
+# PACKAGES are the upstream packages the tree keeps: what the pod imports
+# (directly or not) and what upstream's tests of TESTED import.
+PACKAGES=(
+  blowfish chacha20 chacha20poly1305 cryptobyte cryptobyte/asn1 curve25519
+  internal/alias internal/poly1305 internal/testenv sha3
+  ssh ssh/agent ssh/internal/bcrypt_pbkdf ssh/knownhosts ssh/terminal
+  ssh/test ssh/testdata
+)
+# TESTED are the packages the series touches and the packages that test
+# them; ssh/test runs the patched client against a real OpenSSH sshd when
+# one is installed.
+TESTED=(./ssh/... ./chacha20/ ./chacha20poly1305/ ./internal/poly1305/)
+
+# build_tree DEST VERSION writes upstream VERSION's PACKAGES to DEST and
+# applies the series.
+build_tree() {
+  local dest=$1 version=$2 src p pkg touched bad
+  src=$(go mod download -json "golang.org/x/crypto@$version" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+  [ -d "$src" ] || { echo "update-x-crypto: cannot download golang.org/x/crypto@$version" >&2; return 1; }
+  rm -rf "$dest"
+  mkdir -p "$dest"
+  cp "$src"/{LICENSE,PATENTS,go.mod,go.sum} "$dest/"
+  for pkg in "${PACKAGES[@]}"; do
+    mkdir -p "$dest/$pkg"
+    # The package's own files and its testdata; other subdirectories are
+    # packages of their own, listed or not needed.
+    find "$src/$pkg" -maxdepth 1 -type f -exec cp {} "$dest/$pkg/" \;
+    if [ -d "$src/$pkg/testdata" ] && [ "$pkg" != ssh ]; then cp -r "$src/$pkg/testdata" "$dest/$pkg/"; fi
+  done
+  chmod -R u+w "$dest"
+  for p in "$here"/patches/[0-9]*.patch; do
+    [ -e "$p" ] || continue
+    echo "update-x-crypto: applying $(basename "$p")" >&2
+    patch -d "$dest" -p1 --no-backup-if-mismatch --quiet --forward < "$p"
+  done
+  # The files the series touches must be gofmt-clean; upstream's others
+  # stay as upstream formats them.
+  touched=$(cat /dev/null "$here"/patches/[0-9]*.patch | sed -n 's|^+++ b/\([^[:space:]]*\.go\).*|\1|p' | sort -u)
+  if [ -n "$touched" ]; then
+    bad=$(cd "$dest" && gofmt -l $touched)
+    [ -z "$bad" ] || { echo "update-x-crypto: not gofmt-clean after patching: $bad" >&2; return 1; }
+  fi
+}
+
+run_tests() {
+  echo "update-x-crypto: upstream tests on the patched tree: ${TESTED[*]}" >&2
+  (cd "$tree" && go vet "${TESTED[@]}" && go test -race -count=1 -timeout 20m "${TESTED[@]}")
+  # The series' fuzz target: the assembly keystream against the generic
+  # one (patch 0002), for a bounded number of inputs.
+  (cd "$tree" && go test -run '^$' -fuzz '^FuzzChaChaContent$' -fuzztime 20000x ./ssh)
+}
+
+case "${1:-}" in
+  -test) run_tests ;;
+  -check)
+    tmp=$(mktemp -d)
+    trap 'rm -rf "$tmp"' EXIT
+    build_tree "$tmp/crypto" "$(cat "$here/X_CRYPTO_VERSION")"
+    if ! diff -r "$tmp/crypto" "$tree" >&2; then
+      echo "update-x-crypto: third_party/golang.org/x/crypto is not upstream $(cat "$here/X_CRYPTO_VERSION") + patches/" >&2
+      exit 1
+    fi
+    series=("$here"/patches/[0-9]*.patch)
+    echo "update-x-crypto: tree = upstream $(cat "$here/X_CRYPTO_VERSION") + ${#series[@]} patches" >&2
+    ;;
+  -*) echo "usage: $0 [VERSION|-check|-test]" >&2; exit 2 ;;
+  *)
+    version=${1:-$(cat "$here/X_CRYPTO_VERSION")}
+    build_tree "$tree" "$version"
+    echo "$version" > "$here/X_CRYPTO_VERSION"
+    run_tests
+    ;;
+esac
