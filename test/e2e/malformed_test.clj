@@ -29,12 +29,12 @@
 ;; A released session handle, and the handles that died with a session.
 (def released (doto (bbssh/ssh c/host (c/opts)) registry/release))
 (def down (bbssh/ssh c/host (c/opts)))
-(def down-process (:channel (bbssh/exec down "true" {:out :discard :err :discard})))
+(def down-process (pod-exec/start down "true" {:out :discard :err :discard}))
 (session/disconnect down)
 
 ;; A live process handle (a handle of the wrong kind where a session goes)
 ;; and a remote file handle that was closed.
-(def process (:channel (bbssh/exec s "true" {:out :discard :err :discard})))
+(def process (pod-exec/start s "true" {:out :discard :err :discard}))
 (sftp/write s "malformed-test.txt" "x")
 (def closed-file (doto (pod-sftp/open s "malformed-test.txt" :read 0) pod-sftp/file-close))
 

@@ -135,12 +135,18 @@
     (utils/bad-option k " must be :stream, :string, :bytes, :discard or a java.io.OutputStream, got "
                       (utils/describe x))))
 
+(defn- pod-stream?
+  "Whether x is the handle of a pod stream (or another pod object)."
+  [x]
+  (and (keyword? x) (some? (namespace x))))
+
 (defn- check-input
   "Throws unless x is a valid :in option."
   [x]
   (when-not (or (nil? x) (string? x) (bytes? x) (= :stream x) (instance? java.io.InputStream x)
+                (pod-stream? x)
                 (and (map? x) (instance? java.io.InputStream (:out x))))
-    (utils/bad-option ":in must be a string, bytes, :stream, a java.io.InputStream or a process, got "
+    (utils/bad-option ":in must be a string, bytes, :stream, a java.io.InputStream, a pod input stream or a process, got "
                       (utils/describe x))))
 
 (defn- output-mode
@@ -157,6 +163,7 @@
   (cond
     (nil? in) {}
     (or (string? in) (bytes? in)) {:in-data (utils/encode-base64 (utils/->bytes in in-enc))}
+    (pod-stream? in) {:in-handle in} ; read in the pod
     :else {:in-stream true}))
 
 (defn- input-source
@@ -198,11 +205,17 @@
   process or another SshProcess) whose `:out` becomes this command's stdin;
   the session then comes from `:session`.
 
+  The record's `:channel` is a channel-exec handle of the command, as in
+  bbssh 0.6: `channel-exec/is-closed`, `is-connected`, `get-exit-status`,
+  `wait` (with a timeout in ms, nil while it runs), `send-signal` and
+  `disconnect` work on it.
+
   Options:
   - `:session` the session, when the first argument is a process
   - `:in` stdin: nil [none], a string (encoded with `:in-enc` [\"utf-8\"]),
     bytes, `:stream` (the record's `:in` is then an OutputStream to write
-    and close), or a java.io.InputStream
+    and close), a java.io.InputStream, or a pod input stream (such as
+    `input-stream/new`'s), read to its end and then closed
   - `:out` / `:err`: `:stream` [default; the record holds a
     java.io.InputStream], `:string`, `:bytes` (the value after deref),
     `:discard`, or a java.io.OutputStream to copy into (filled by deref)
@@ -265,7 +278,12 @@
                      (capture-modes out) (assoc :out (decode-output out (:out res) out-enc))
                      (capture-modes err) (assoc :err (decode-output err (:err res) err-enc)))))]
     (with-meta
-      (->SshProcess handle nil in-value
+      ;; :channel is a channel-exec handle, as in bbssh 0.6: the
+      ;; channel-exec functions that look at or end a running command
+      ;; work on it, and the pod's exec vars take it as the process
+      (->SshProcess (cleaner/register (pod-exec/channel-exec handle))
+                    nil
+                    (if (pod-stream? in) in in-value)
                     (cond
                       (capture-modes out) (future (:out @result))
                       (instance? java.io.OutputStream out) out
