@@ -419,7 +419,7 @@ func (c *hostKeyChecker) checkRepository(hostname string, remote net.Addr, key s
 	case HostKeyOK:
 		return nil
 	case HostKeyChanged:
-		return &HostKeyError{Kind: KindHostKeyChanged, Host: host, KeyType: key.Type(), Fingerprint: fp, KnownHosts: []string{"the host key repository"}}
+		return c.changed(&HostKeyError{Kind: KindHostKeyChanged, Host: host, KeyType: key.Type(), Fingerprint: fp, KnownHosts: []string{"the host key repository"}})
 	case HostKeyRevoked:
 		return &HostKeyError{Kind: KindHostKeyRevoked, Host: host, KeyType: key.Type(), Fingerprint: fp}
 	}

@@ -30,6 +30,9 @@ type Session struct {
 	children   map[io.Closer]struct{}
 	closed     bool
 	sftp       *SftpClient // started on first use, closed with the connection
+	// untrusted is the changed host key the connection went on with
+	// (hostkeychanged.go), nil when its key was trusted.
+	untrusted *HostKeyError
 }
 
 // NewSession returns an unconnected session for opts.
@@ -109,6 +112,7 @@ func (s *Session) Connect(ctx context.Context) error {
 		return err
 	}
 	defer plan.close()
+	plan.untrusted = checker.untrustedKey
 	for _, note := range plan.notes {
 		opts.logf(LogWarn, "%s", note)
 	}
@@ -176,6 +180,7 @@ func (s *Session) Connect(ctx context.Context) error {
 	s.wire = wire
 	s.resolved = opts
 	s.hostConfig = hostConfig
+	s.untrusted = checker.untrustedKey()
 	s.lost = ""
 	dead := make(chan struct{})
 	s.dead = dead
