@@ -55,8 +55,12 @@
   - `:strict-host-key-checking` true (refuse unknown keys), false (accept
     them with a warning), `:ask` [default] or `:accept-new`
   - `:accept-host-key` for an unknown key: true or `:new` accept and
-    record it, false refuses, \"SHA256:...\" accepts only that key. A
-    changed key is always refused.
+    record it, false refuses, \"SHA256:...\" accepts only that key.
+    A changed key is refused, except with strict checking false (or
+    `:accept-host-key true` and `:ask`): then, as OpenSSH's
+    StrictHostKeyChecking=no, the session connects with a loud warning,
+    without password or keyboard-interactive auth, agent or port
+    forwarding, and the key is not recorded
   - `:connect-timeout` milliseconds for connect and handshake [no limit]
   - `:silence-messages` true to drop the server banner
   - `:config-file` OpenSSH client config [\"~/.ssh/config\" if it exists],
