@@ -2,6 +2,8 @@ package api
 
 import (
 	"context"
+	"io"
+	"sync"
 	"sync/atomic"
 
 	"bbssh/bbssh"
@@ -45,12 +47,9 @@ func (v *execView) Signal(name string) error { return v.p.Signal(name) }
 // Wait returns the exit status as channel-exec/wait does: -1 for a
 // command killed by a signal, an error when it ended without a status.
 func (v *execView) Wait(ctx context.Context) (int, error) {
-	r, ended := v.p.Exited() // an ended command answers even a timeout of 0
-	if !ended {
-		var err error
-		if r, err = v.p.Wait(ctx); err != nil {
-			return -1, err
-		}
+	r, err := v.p.waitAll(ctx)
+	if err != nil {
+		return -1, err
 	}
 	if r.Err != nil {
 		return -1, r.Err
@@ -158,4 +157,91 @@ func (a *API) registerExecChannel(ns *pod.Namespace) {
 			a.own(p.Session(), h) // released with the session, as the process
 			return h, nil
 		}})
+}
+
+// execOutputStreams reads the :out-handle and :err-handle exec options:
+// pod output streams (output-stream/new, byte-array-output-stream/new,
+// new-pod-proxy ...) that get the command's stdout and stderr, as 0.6's
+// `:out` and `:err` given a pod stream. Their output is streamed.
+func (a *API) execOutputStreams(m pod.Map, o *bbssh.ExecOptions) ([2]outStream, error) {
+	var outs [2]outStream
+	for i, key := range []string{"out-handle", "err-handle"} {
+		v, ok := m.Get(key)
+		if !ok || v == nil {
+			continue
+		}
+		out, err := a.outStreamOf(v)
+		if err != nil {
+			return outs, badOption(":%s must be a pod output stream here: %v", key[:3], err)
+		}
+		outs[i] = out
+		if i == 0 {
+			o.Stdout = bbssh.Stream
+		} else {
+			o.Stderr = bbssh.Stream
+		}
+	}
+	return outs, nil
+}
+
+// copyOutputs copies stdout and stderr into the pod streams outs (either
+// may be nil) until their end, then closes each, as a channel closes the
+// streams set on it; p.copied is closed once both are done.
+func (a *API) copyOutputs(p *process, outs [2]outStream) {
+	if outs[0] == nil && outs[1] == nil {
+		return
+	}
+	p.copied = make(chan struct{})
+	var wg sync.WaitGroup
+	for i, r := range []io.Reader{p.Stdout(), p.Stderr()} {
+		out := outs[i]
+		if out == nil || r == nil {
+			continue
+		}
+		a.reg.Depend(p, out) // the stream lives while the command writes it
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer out.Close()
+			buf := make([]byte, 32<<10)
+			for {
+				n, err := r.Read(buf)
+				if n > 0 {
+					if _, werr := out.writeCtx(context.Background(), buf[:n]); werr != nil {
+						io.Copy(io.Discard, r) // the command must not stall on a stream gone
+						return
+					}
+				}
+				if err != nil {
+					return
+				}
+			}
+		}()
+	}
+	go func() {
+		wg.Wait()
+		close(p.copied)
+	}()
+}
+
+// waitAll waits for the command's end and for its output to be in the
+// pod streams it is copied to.
+func (p *process) waitAll(ctx context.Context) (bbssh.Result, error) {
+	// What has ended answers even a context that has (a timeout of 0).
+	r, ended := p.Exited()
+	if !ended {
+		var err error
+		if r, err = p.Wait(ctx); err != nil {
+			return r, err
+		}
+	}
+	if p.copied == nil || isDone(p.copied) {
+		return r, nil
+	}
+	select {
+	case <-p.copied:
+		return r, nil
+	case <-ctx.Done():
+		return bbssh.Result{}, ctx.Err()
+	}
 }

@@ -23,6 +23,7 @@
          '[pod.epiccastle.bbssh.input-stream :as input-stream]
          '[pod.epiccastle.bbssh.output-stream :as output-stream]
          '[pod.epiccastle.bbssh.byte-array-input-stream :as byte-array-input-stream]
+         '[pod.epiccastle.bbssh.byte-array-output-stream :as byte-array-output-stream]
          '[pod.epiccastle.bbssh.user-info :as user-info]
          '[pod.epiccastle.bbssh.host-key :as host-key]
          '[pod.epiccastle.bbssh.host-key-repository :as host-key-repository]
@@ -210,6 +211,23 @@
     (let [e (n/ex #(bbssh/exec session "cat" {:in :bbssh/session-999999}))]
       (is (= :bbssh/bad-option (:type (:data e))))
       (is (string/includes? (:message e) ":in must be a pod input stream")))))
+
+;; 0.6's exec also took pod output streams as :out and :err
+(deftest exec-out-and-err-to-pod-streams
+  (let [out (byte-array-output-stream/new)
+        err (byte-array-output-stream/new)
+        p (bbssh/exec session "echo foo; echo bar >&2; exit 3" {:out out :err err})]
+    (is (= [out err] [(:out p) (:err p)]) "the record holds the streams")
+    (is (= 3 (:exit @p)))
+    (is (= ["foo\n" "bar\n"] [(byte-array-output-stream/to-string out) (byte-array-output-stream/to-string err)])))
+  (let [os (output-stream/new)
+        is (input-stream/new os)
+        {:keys [channel]} (bbssh/exec session "seq 1 3" {:out os})]
+    (is (= "1\n2\n3\n" (slurp (input-stream/make-proxy is))) "the pipe ends with the output")
+    (is (= 0 (channel-exec/wait channel 10000))))
+  (let [e (n/ex #(bbssh/exec session "true" {:err session}))]
+    (is (= :bbssh/bad-option (:type (:data e))))
+    (is (string/includes? (:message e) ":err must be a pod output stream"))))
 
 ;; --- 4. :connection-timeout in forward maps (0.6's test_port_forward) ---
 

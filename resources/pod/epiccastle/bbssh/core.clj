@@ -132,17 +132,18 @@
 
 (def ^:private capture-modes #{:string :bytes})
 
-(defn- check-output
-  "Throws unless x is a valid :out / :err option."
-  [k x]
-  (when-not (or (nil? x) (#{:stream :string :bytes :discard} x) (instance? java.io.OutputStream x))
-    (utils/bad-option k " must be :stream, :string, :bytes, :discard or a java.io.OutputStream, got "
-                      (utils/describe x))))
-
 (defn- pod-stream?
   "Whether x is the handle of a pod stream (or another pod object)."
   [x]
   (and (keyword? x) (some? (namespace x))))
+
+(defn- check-output
+  "Throws unless x is a valid :out / :err option."
+  [k x]
+  (when-not (or (nil? x) (#{:stream :string :bytes :discard} x) (instance? java.io.OutputStream x)
+                (pod-stream? x))
+    (utils/bad-option k " must be :stream, :string, :bytes, :discard, a java.io.OutputStream or a pod output stream, got "
+                      (utils/describe x))))
 
 (defn- check-input
   "Throws unless x is a valid :in option."
@@ -188,6 +189,14 @@
     (.getInputStream (utils/data-channel (pod-exec/channel handle stream)))
     nil))
 
+(defn- output-handles
+  "The pod's exec options for :out / :err given as pod output streams,
+  which the pod fills itself."
+  [out err]
+  (cond-> {}
+    (pod-stream? out) (assoc :out-handle out)
+    (pod-stream? err) (assoc :err-handle err)))
+
 (defn- decode-output [mode ^String b64 enc]
   (case mode
     :string (String. ^bytes (utils/decode-base64 b64) ^String enc)
@@ -222,7 +231,9 @@
     `input-stream/new`'s), read to its end and then closed
   - `:out` / `:err`: `:stream` [default; the record holds a
     java.io.InputStream], `:string`, `:bytes` (the value after deref),
-    `:discard`, or a java.io.OutputStream to copy into (filled by deref)
+    `:discard`, a java.io.OutputStream to copy into (filled by deref), or
+    a pod output stream (such as `byte-array-output-stream/new`'s), filled
+    in the pod and closed at the end (deref waits for it)
   - `:out-enc` / `:err-enc` [\"utf-8\"]
   - `:pty` true, or `{:term \"xterm\" :cols 80 :rows 24}`
   - `:env` map of environment variables (the server must accept them)
@@ -249,7 +260,8 @@
         handle (cleaner/register
                 (pod-exec/start session command
                                (cond-> (merge {:out (output-mode out) :err (output-mode err)}
-                                              (if source {:in-stream true} (input-options in in-enc)))
+                                              (if source {:in-stream true} (input-options in in-enc))
+                                              (output-handles out err))
                                  pty (assoc :pty pty)
                                  env (assoc :env env)
                                  agent-forwarding (assoc :agent-forwarding true))))
@@ -290,11 +302,11 @@
                     (if (pod-stream? in) in in-value)
                     (cond
                       (capture-modes out) (future (:out @result))
-                      (instance? java.io.OutputStream out) out
+                      (or (instance? java.io.OutputStream out) (pod-stream? out)) out
                       :else out-stream)
                     (cond
                       (capture-modes err) (future (:err @result))
-                      (instance? java.io.OutputStream err) err
+                      (or (instance? java.io.OutputStream err) (pod-stream? err)) err
                       :else err-stream)
                     (when piped? session-or-process)
                     command)
