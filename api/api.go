@@ -54,6 +54,7 @@ func New() *API {
 func (a *API) Register(srv *pod.Server) {
 	a.registerSession(srv.Namespace("pod.epiccastle.bbssh.pod.session"))
 	a.registerExec(srv.Namespace("pod.epiccastle.bbssh.pod.exec"))
+	a.registerExecChannel(srv.Namespace("pod.epiccastle.bbssh.pod.exec"))
 	a.registerForward(srv.Namespace("pod.epiccastle.bbssh.pod.forward"))
 	a.registerRegistry(srv.Namespace("pod.epiccastle.bbssh.pod.registry"))
 	a.registerUserInfo(srv.Namespace("pod.epiccastle.bbssh.pod.user-info"), srv.Namespace("pod.epiccastle.bbssh.pod.callbacks"))

@@ -55,6 +55,10 @@ func (f pipeFeed) WriteContext(ctx context.Context, b []byte) (int, error) {
 func (f pipeFeed) Close() error { f.p.endWrite(); return nil }
 
 func (a *API) channelExec(v any) (*channelExec, error) {
+	if _, ok := a.viewedProcess(v); ok {
+		return nil, badOption("channel %s is the command of bbssh/exec, already running with the streams and settings exec gave it: "+
+			"only is-closed, is-connected, is-eof, get-exit-status, get-id, wait, send-signal and disconnect apply", v)
+	}
 	obj, err := a.reg.Get("channel-exec", v)
 	if err != nil {
 		return nil, err
@@ -314,16 +318,16 @@ func (a *API) registerChannelExec(ns, session *pod.Namespace) {
 		Doc:      "Closes the channel; a running command gets a hangup. E.g. (disconnect ch)",
 		Arglists: []string{"[channel]"},
 		Fn: func(c *pod.Call) (any, error) {
-			ch, err := a.channelExec(c.Args.Get(0))
+			ch, err := a.execLikeOf(c.Args.Get(0))
 			if err != nil {
 				return nil, err
 			}
 			return nil, engineError(ch.Disconnect())
 		}})
-	state := func(name, doc string, get func(bbssh.ExecState, *channelExec) any) {
+	state := func(name, doc string, get func(bbssh.ExecState, execLike) any) {
 		ns.Add(&pod.Var{Name: name, MinArgs: 1, MaxArgs: 1, Doc: doc, Arglists: []string{"[channel]"},
 			Fn: func(c *pod.Call) (any, error) {
-				ch, err := a.channelExec(c.Args.Get(0))
+				ch, err := a.execLikeOf(c.Args.Get(0))
 				if err != nil {
 					return nil, err
 				}
@@ -331,20 +335,20 @@ func (a *API) registerChannelExec(ns, session *pod.Namespace) {
 			}})
 	}
 	state("is-closed", "True once the channel is closed (the command ended or disconnect). E.g. (is-closed ch) ;; => false",
-		func(s bbssh.ExecState, _ *channelExec) any { return s.Closed })
+		func(s bbssh.ExecState, _ execLike) any { return s.Closed })
 	state("is-connected", "True while the channel is connected and open. E.g. (is-connected ch) ;; => true",
-		func(s bbssh.ExecState, _ *channelExec) any { return s.Connected })
+		func(s bbssh.ExecState, _ execLike) any { return s.Connected })
 	state("is-eof", "True once the command's stdout has ended. E.g. (is-eof ch) ;; => true",
-		func(s bbssh.ExecState, _ *channelExec) any { return s.EOF })
+		func(s bbssh.ExecState, _ execLike) any { return s.EOF })
 	state("get-exit-status", "The command's exit status, -1 until it is known (and for a command killed by a signal). E.g. (get-exit-status ch) ;; => 0",
-		func(s bbssh.ExecState, _ *channelExec) any { return s.Exit })
+		func(s bbssh.ExecState, _ execLike) any { return s.Exit })
 	state("get-id", "The channel's number. E.g. (get-id ch) ;; => 0",
-		func(_ bbssh.ExecState, ch *channelExec) any { return ch.ID() })
+		func(_ bbssh.ExecState, ch execLike) any { return ch.ID() })
 	ns.Add(&pod.Var{Name: "send-signal", MinArgs: 2, MaxArgs: 2,
 		Doc:      "Sends a signal (\"TERM\", \"KILL\", \"INT\", ...) to the command. E.g. (send-signal ch \"TERM\")",
 		Arglists: []string{"[channel signal]"},
 		Fn: func(c *pod.Call) (any, error) {
-			ch, err := a.channelExec(c.Args.Get(0))
+			ch, err := a.execLikeOf(c.Args.Get(0))
 			if err != nil {
 				return nil, err
 			}
@@ -359,7 +363,7 @@ func (a *API) registerChannelExec(ns, session *pod.Namespace) {
 			"With a timeout in ms it returns nil when that passes (at once for <= 0). Throws :bbssh/closed when the channel ended without an exit status. E.g. (wait ch 10000) ;; => 0",
 		Arglists: []string{"[channel]", "[channel timeout-ms]"},
 		Fn: func(c *pod.Call) (any, error) {
-			ch, err := a.channelExec(c.Args.Get(0))
+			ch, err := a.execLikeOf(c.Args.Get(0))
 			if err != nil {
 				return nil, err
 			}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"sync"
+	"sync/atomic"
 
 	"bbssh/bbssh"
 	"bbssh/pod"
@@ -19,9 +20,18 @@ const maxRead = 1 << 20
 type process struct {
 	*bbssh.Process
 	readMu sync.Mutex // one reader per stream at a time keeps chunks in order
+	// view is the process as a channel-exec, once asked for
+	// (execchannel.go).
+	view atomic.Pointer[execView]
+	// copied, when set, is closed once stdout and stderr have been
+	// copied into the pod streams given as :out-handle / :err-handle.
+	copied chan struct{}
 }
 
 func (a *API) process(v any) (*process, error) {
+	if p, ok := a.viewedProcess(v); ok {
+		return p, nil
+	}
 	obj, err := a.reg.Get("process", v)
 	if err != nil {
 		return nil, err
@@ -125,7 +135,7 @@ func envName(k any) (string, error) {
 
 func (a *API) registerExec(ns *pod.Namespace) {
 	ns.Add(&pod.Var{Name: "start", MinArgs: 2, MaxArgs: 3,
-		Doc:      "Starts command on the session; returns a process handle. E.g. (start s \"ls /\" {:out :capture :err :stream})",
+		Doc:      "Starts command on the session; returns a process handle. Stdin is :in-data (base64), :in-stream true (written with write and close-in), or :in-handle, a pod input stream read to its end; :out-handle / :err-handle copy the output into pod output streams. E.g. (start s \"ls /\" {:out :capture :err :stream})",
 		Arglists: []string{"[session command]", "[session command opts]"},
 		Fn: func(c *pod.Call) (any, error) {
 			s, err := a.session(c.Args.Get(0))
@@ -144,12 +154,26 @@ func (a *API) registerExec(ns *pod.Namespace) {
 			if err != nil {
 				return nil, err
 			}
+			in, err := a.execStdinStream(m)
+			if err != nil {
+				return nil, err
+			}
+			o.Stdin = o.Stdin || in != nil
+			outs, err := a.execOutputStreams(m, &o)
+			if err != nil {
+				return nil, err
+			}
 			p, err := s.Exec(c.Ctx, o)
 			if err != nil {
 				return nil, engineError(err)
 			}
-			h := a.reg.Put("process", &process{Process: p})
+			proc := &process{Process: p}
+			h := a.reg.Put("process", proc)
 			a.own(s, h)
+			if in != nil {
+				a.feedStdin(proc, in)
+			}
+			a.copyOutputs(proc, outs)
 			return h, nil
 		}})
 	ns.Add(&pod.Var{Name: "channel", MinArgs: 2, MaxArgs: 2,
@@ -273,7 +297,7 @@ func (a *API) registerExec(ns *pod.Namespace) {
 			if err != nil {
 				return nil, err
 			}
-			r, err := p.Wait(c.Ctx)
+			r, err := p.waitAll(c.Ctx)
 			if err != nil {
 				return nil, engineError(err)
 			}

@@ -14,10 +14,10 @@ var kinds = []bbssh.ForwardKind{bbssh.LocalForward, bbssh.RemoteForward, bbssh.D
 // forwardKeys are the keys of a forward's option map, by kind.
 var forwardKeys = map[bbssh.ForwardKind]map[string]bool{
 	bbssh.LocalForward: {"bind-address": true, "local-port": true, "local-unix-socket": true, "remote-host": true,
-		"remote-port": true, "remote-unix-socket": true, "connect-timeout": true},
+		"remote-port": true, "remote-unix-socket": true, "connect-timeout": true, "connection-timeout": true},
 	bbssh.RemoteForward: {"bind-address": true, "remote-port": true, "remote-unix-socket": true, "local-host": true,
-		"local-port": true, "local-unix-socket": true, "connect-timeout": true, "dynamic": true},
-	bbssh.DynamicForward: {"bind-address": true, "local-port": true, "connect-timeout": true},
+		"local-port": true, "local-unix-socket": true, "connect-timeout": true, "connection-timeout": true, "dynamic": true},
+	bbssh.DynamicForward: {"bind-address": true, "local-port": true, "connect-timeout": true, "connection-timeout": true},
 }
 
 // listenSide names the end that listens, whose keys say where: "local"
@@ -89,15 +89,31 @@ func parseForward(kind bbssh.ForwardKind, m pod.Map) (spec bbssh.ForwardSpec, er
 	} else if kind == bbssh.RemoteForward && (m.Has("local-host") || m.Has("local-port") || m.Has("local-unix-socket")) {
 		return spec, badOption("a dynamic remote forward takes no :local-host, :local-port or :local-unix-socket: each SOCKS client names its target")
 	}
-	ms, err := m.Int("connect-timeout", 0)
-	if err != nil {
+	if spec.ConnectTimeout, err = forwardTimeout(m); err != nil {
 		return spec, err
 	}
-	if ms < 0 {
-		return spec, badOption(":connect-timeout must be >= 0 ms, got %d", ms)
-	}
-	spec.ConnectTimeout = time.Duration(ms) * time.Millisecond
 	return spec, nil
+}
+
+// forwardTimeout reads :connect-timeout, or :connection-timeout, the
+// spelling bbssh 0.6's tests and many of its scripts used (0.6 ignored
+// it; here it counts, as the key its docs named).
+func forwardTimeout(m pod.Map) (time.Duration, error) {
+	key := "connect-timeout"
+	if m.Has("connection-timeout") {
+		if m.Has("connect-timeout") {
+			return 0, badOption("give :connect-timeout or :connection-timeout (its bbssh 0.6 spelling), not both")
+		}
+		key = "connection-timeout"
+	}
+	ms, err := m.Int(key, 0)
+	if err != nil {
+		return 0, err
+	}
+	if ms < 0 {
+		return 0, badOption(":%s must be >= 0 ms, got %d", key, ms)
+	}
+	return time.Duration(ms) * time.Millisecond, nil
 }
 
 // parseListen reads the listening end of a forward map: :bind-address and

@@ -211,7 +211,7 @@ func (a *API) registerHostKeyRepo(ns *pod.Namespace) {
 			if err != nil {
 				return nil, err
 			}
-			if _, err := ssh.ParsePublicKey(blob); err != nil {
+			if _, err := bbssh.ParsePublicKey(blob); err != nil {
 				return nil, pod.Errorf(ErrorNS+"/bad-key", "the key to check is not an SSH public key blob: %v", err)
 			}
 			st, err := r.check(c.Ctx, host, blob)

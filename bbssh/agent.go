@@ -10,7 +10,11 @@ import (
 
 // forwardAgent makes the local ssh-agent reachable from the remote
 // command (ssh -A).
-func forwardAgent(client *ssh.Client, sess *ssh.Session, o Options) error {
+func forwardAgent(client *ssh.Client, sess *ssh.Session, s *Session) error {
+	if err := s.refuseOnChangedKey("agent forwarding"); err != nil {
+		return err
+	}
+	o := s.Options()
 	sock := o.AgentSocket
 	if sock == "" {
 		sock = os.Getenv("SSH_AUTH_SOCK")

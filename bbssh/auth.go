@@ -24,6 +24,24 @@ type authPlan struct {
 	notes     []string
 	agentConn net.Conn
 	promptErr *promptError // the first failure to get an answer, if any
+	// untrusted returns the changed host key the connection goes on
+	// with, which rules out password and keyboard-interactive auth
+	// (hostkeychanged.go); nil when unset.
+	untrusted func() *HostKeyError
+}
+
+// refusedOnChangedKey returns the error that ends password or
+// keyboard-interactive auth when the server's host key changed.
+func (p *authPlan) refusedOnChangedKey(what string) error {
+	if p.untrusted == nil {
+		return nil
+	}
+	if e := p.untrusted(); e != nil {
+		refused := refusedOnChangedKey(e, what)
+		refused.Reason = "no public key offered was accepted, and " + refused.Reason
+		return refused
+	}
+	return nil
 }
 
 // close releases the agent connection.
@@ -117,6 +135,9 @@ func newAuthPlan(ctx context.Context, o *Options) (*authPlan, error) {
 	}
 	password := o.Password
 	ask := func(prompt string) (string, error) {
+		if err := p.refusedOnChangedKey("password authentication"); err != nil {
+			return "", err
+		}
 		if password != "" {
 			return password, nil
 		}
@@ -141,6 +162,9 @@ func newAuthPlan(ctx context.Context, o *Options) (*authPlan, error) {
 		prompt := fmt.Sprintf("Password for %s@%s", o.User, o.Host)
 		p.methods = append(p.methods,
 			ssh.KeyboardInteractive(func(name, instruction string, questions []string, echos []bool) ([]string, error) {
+				if err := p.refusedOnChangedKey("keyboard-interactive authentication"); err != nil {
+					return nil, err
+				}
 				answers := make([]string, len(questions))
 				for i, q := range questions {
 					if echos[i] || !strings.Contains(strings.ToLower(q), "password") {

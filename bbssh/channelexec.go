@@ -326,7 +326,7 @@ func (c *ExecChannel) setup(ctx context.Context, client *ssh.Client, sess *ssh.S
 	env, pty, pt, modes, agent := c.env, c.pty, c.pt, c.modes, c.agent
 	c.mu.Unlock()
 	if agent {
-		if err := forwardAgent(client, sess, c.session.Options()); err != nil {
+		if err := forwardAgent(client, sess, c.session); err != nil {
 			return nil, err
 		}
 	}

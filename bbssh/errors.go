@@ -71,8 +71,12 @@ type HostKeyError struct {
 func (e *HostKeyError) Error() string {
 	switch e.Kind {
 	case KindHostKeyChanged:
-		return fmt.Sprintf("bbssh: REMOTE HOST IDENTIFICATION HAS CHANGED for %s: the %s key it sent has fingerprint %s, which does not match %v; refusing to connect",
-			e.Host, e.KeyType, e.Fingerprint, e.KnownHosts)
+		reason := e.Reason
+		if reason == "" {
+			reason = "refusing to connect"
+		}
+		return fmt.Sprintf("bbssh: REMOTE HOST IDENTIFICATION HAS CHANGED for %s: the %s key it sent has fingerprint %s, which does not match %v; %s",
+			e.Host, e.KeyType, e.Fingerprint, e.KnownHosts, reason)
 	case KindHostKeyRevoked:
 		return fmt.Sprintf("bbssh: host key for %s is revoked (%s %s); refusing to connect", e.Host, e.KeyType, e.Fingerprint)
 	default:

@@ -148,7 +148,7 @@ func (p *Process) setup(client *ssh.Client, o ExecOptions) error {
 		}
 	}
 	if o.AgentForwarding {
-		if err := forwardAgent(client, sess, p.session.Options()); err != nil {
+		if err := forwardAgent(client, sess, p.session); err != nil {
 			return err
 		}
 	}

@@ -176,6 +176,9 @@ func (s *Session) startForward(spec ForwardSpec, handler func(net.Conn)) (*Forwa
 	if err != nil {
 		return nil, err
 	}
+	if err := s.refuseOnChangedKey("port forwarding"); err != nil {
+		return nil, err
+	}
 	f := &Forward{Spec: spec, session: s, handler: handler, done: make(chan struct{}), conns: map[net.Conn]struct{}{}, cut: s.connectionCut()}
 	network, addr := spec.listenAddr()
 	if spec.Remote {

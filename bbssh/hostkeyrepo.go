@@ -48,7 +48,7 @@ func NewHostKey(marker, host, typ string, key []byte, comment string) (*HostKey,
 	if host == "" || strings.ContainsAny(host, " \t\r\n") {
 		return nil, errorf(KindBadOption, nil, "host key host %q must be non-empty patterns without spaces", host)
 	}
-	pub, err := ssh.ParsePublicKey(key)
+	pub, err := ParsePublicKey(key)
 	if err != nil {
 		return nil, errorf(KindBadKey, nil, "the host key is not an SSH public key blob: %v", err)
 	}
@@ -284,7 +284,7 @@ func (k *KnownHosts) Check(_ context.Context, host string, key ssh.PublicKey) (H
 
 // CheckBlob is Check for a key in wire format.
 func (k *KnownHosts) CheckBlob(host string, blob []byte) (HostKeyStatus, error) {
-	pub, err := ssh.ParsePublicKey(blob)
+	pub, err := ParsePublicKey(blob)
 	if err != nil {
 		return 0, errorf(KindBadKey, nil, "the key is not an SSH public key blob: %v", err)
 	}
@@ -419,7 +419,7 @@ func (c *hostKeyChecker) checkRepository(hostname string, remote net.Addr, key s
 	case HostKeyOK:
 		return nil
 	case HostKeyChanged:
-		return &HostKeyError{Kind: KindHostKeyChanged, Host: host, KeyType: key.Type(), Fingerprint: fp, KnownHosts: []string{"the host key repository"}}
+		return c.changed(&HostKeyError{Kind: KindHostKeyChanged, Host: host, KeyType: key.Type(), Fingerprint: fp, KnownHosts: []string{"the host key repository"}})
 	case HostKeyRevoked:
 		return &HostKeyError{Kind: KindHostKeyRevoked, Host: host, KeyType: key.Type(), Fingerprint: fp}
 	}

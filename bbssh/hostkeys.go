@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/skeema/knownhosts"
 	"golang.org/x/crypto/ssh"
@@ -16,8 +17,10 @@ import (
 )
 
 // HostKeyPolicy decides what happens to a host key that known_hosts does
-// not vouch for. A key that differs from a known one, or is revoked, is
-// refused whatever the policy.
+// not vouch for. A revoked key is refused whatever the policy; a key that
+// differs from a known one is refused unless Strict is "no" (or Accept
+// "yes" with Strict left to ask), when the connection goes on untrusted
+// (hostkeychanged.go).
 type HostKeyPolicy struct {
 	// Strict is OpenSSH's StrictHostKeyChecking: "yes" refuses unknown
 	// keys; "no" accepts and records them with a warning; "accept-new"
@@ -57,6 +60,10 @@ type hostKeyChecker struct {
 	db       *knownhosts.HostKeyDB // nil when no file exists
 	repo     HostKeyRepository     // replaces files and db when set
 	mu       *sync.Mutex           // serialises writes to files[0]
+	log      func(LogLevel, string)
+	// untrusted is the changed key the connection went on with
+	// (hostkeychanged.go).
+	untrusted atomic.Pointer[HostKeyError]
 }
 
 var knownHostsWriteMu sync.Mutex
@@ -66,7 +73,7 @@ func newHostKeyChecker(ctx context.Context, o *Options) (*hostKeyChecker, error)
 		return nil, err
 	}
 	c := &hostKeyChecker{ctx: ctx, files: o.KnownHosts, policy: o.HostKeyPolicy, prompter: o.Prompter,
-		mu: &knownHostsWriteMu, messages: func(string) {}}
+		mu: &knownHostsWriteMu, messages: func(string) {}, log: func(l LogLevel, m string) { o.logf(l, "%s", m) }}
 	if o.Messages != nil {
 		c.messages = func(s string) { fmt.Fprintln(o.Messages, s) }
 	}
@@ -123,7 +130,7 @@ func (c *hostKeyChecker) callback(hostname string, remote net.Addr, key ssh.Publ
 			for _, w := range ke.Want {
 				known = append(known, fmt.Sprintf("%s %s (%s:%d)", w.Key.Type(), ssh.FingerprintSHA256(w.Key), w.Filename, w.Line))
 			}
-			return &HostKeyError{Kind: KindHostKeyChanged, Host: host, KeyType: key.Type(), Fingerprint: fp, KnownHosts: known}
+			return c.changed(&HostKeyError{Kind: KindHostKeyChanged, Host: host, KeyType: key.Type(), Fingerprint: fp, KnownHosts: known})
 		}
 		if _, isCert := key.(*ssh.Certificate); isCert && !knownhosts.IsHostUnknown(err) {
 			// A certificate no known authority vouches for: revoked,

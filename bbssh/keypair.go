@@ -48,8 +48,9 @@ type KeyPair struct {
 // "ed25519"). bits is the RSA modulus size (0 means 2048, bbssh 0.6's
 // default; at least 1024 as OpenSSH requires) or the ECDSA curve size
 // (256, 384 or 521; 0 or 2048, 0.6's default, mean 256); Ed25519 ignores
-// it. "dsa" and "ed448" are refused with KindUnsupported: golang.org/x/crypto
-// cannot generate or write them, and OpenSSH no longer uses DSA.
+// it. "dsa" and "ed448" are refused with KindUnsupported: no server this
+// pod can talk to accepts such a key (OpenSSH removed DSA and never had
+// Ed448), and golang.org/x/crypto/ssh can sign with neither.
 func GenerateKeyPair(keyType string, bits int) (*KeyPair, error) {
 	var key crypto.Signer
 	var err error
@@ -77,8 +78,10 @@ func GenerateKeyPair(keyType string, bits int) (*KeyPair, error) {
 		key, err = ecdsa.GenerateKey(curve, rand.Reader)
 	case "ed25519":
 		_, key, err = ed25519.GenerateKey(rand.Reader)
-	case "dsa", "ed448":
-		return nil, errorf(KindUnsupported, nil, "generating %s keys is not supported (golang.org/x/crypto has no %s key writer; use rsa, ecdsa or ed25519)", keyType, keyType)
+	case "dsa":
+		return nil, errorf(KindUnsupported, nil, "generating dsa keys is not supported: DSA is limited to 1024 bits and SHA-1, OpenSSH removed it (disabled in 9.8, gone in 10.0) and golang.org/x/crypto/ssh no longer signs or verifies it, so a new DSA key could log in nowhere; use ed25519 (or ecdsa, rsa)")
+	case "ed448":
+		return nil, errorf(KindUnsupported, nil, "generating ed448 keys is not supported: OpenSSH never implemented ssh-ed448 (RFC 8709) and golang.org/x/crypto/ssh cannot sign with it, so such a key could log in nowhere; use ed25519")
 	default:
 		return nil, errorf(KindBadOption, nil, "unknown key type %q (known: rsa, ecdsa, ed25519)", keyType)
 	}
@@ -149,10 +152,10 @@ func LoadKeyPair(private, public []byte) (*KeyPair, error) {
 
 // parsePublicKey reads an authorized_keys line or a wire-format blob.
 func parsePublicKey(b []byte) (ssh.PublicKey, string, error) {
-	if pub, comment, _, _, err := ssh.ParseAuthorizedKey(b); err == nil {
+	if pub, comment, err := parseAuthorizedKey(b); err == nil {
 		return pub, comment, nil
 	}
-	if pub, err := ssh.ParsePublicKey(b); err == nil {
+	if pub, err := ParsePublicKey(b); err == nil {
 		return pub, "", nil
 	}
 	return nil, "", errorf(KindBadKey, nil, "the public key is neither an authorized_keys line nor a public key blob")
@@ -286,6 +289,9 @@ func (k *KeyPair) KeySize() (int, error) {
 }
 
 func keySize(pub ssh.PublicKey) (int, error) {
+	if dsa, ok := pub.(*dsaPublicKey); ok {
+		return dsa.p.BitLen(), nil
+	}
 	cp, ok := pub.(ssh.CryptoPublicKey)
 	if !ok {
 		return 0, errorf(KindBadKey, nil, "cannot tell the size of a %s key", pub.Type())
@@ -297,15 +303,6 @@ func keySize(pub ssh.PublicKey) (int, error) {
 		return key.Curve.Params().BitSize, nil
 	case ed25519.PublicKey:
 		return len(key), nil
-	}
-	if pub.Type() == ssh.KeyAlgoDSA {
-		var w struct {
-			Name       string
-			P, Q, G, Y []byte
-		}
-		if err := ssh.Unmarshal(pub.Marshal(), &w); err == nil {
-			return len(bytes.TrimLeft(w.P, "\x00")) * 8, nil
-		}
 	}
 	return 0, errorf(KindBadKey, nil, "cannot tell the size of a %s key", pub.Type())
 }

@@ -31,6 +31,9 @@ type Session struct {
 	closed     bool
 	sftp       *SftpClient  // started on first use, closed with the connection
 	gate       *sessionGate // the current connection's session channels (sessionlimit.go)
+	// untrusted is the changed host key the connection went on with
+	// (hostkeychanged.go), nil when its key was trusted.
+	untrusted *HostKeyError
 }
 
 // NewSession returns an unconnected session for opts.
@@ -110,6 +113,7 @@ func (s *Session) Connect(ctx context.Context) error {
 		return err
 	}
 	defer plan.close()
+	plan.untrusted = checker.untrustedKey
 	for _, note := range plan.notes {
 		opts.logf(LogWarn, "%s", note)
 	}
@@ -168,6 +172,7 @@ func (s *Session) Connect(ctx context.Context) error {
 	s.wire = wire
 	s.resolved = opts
 	s.hostConfig = hostConfig
+	s.untrusted = checker.untrustedKey()
 	s.lost = ""
 	s.gate = newSessionGate(string(est.conn.ServerVersion()))
 	if s.gate.why != "" {

@@ -120,15 +120,27 @@
         (let [e (ex #(bbssh/ssh c/host (c/opts {:known-hosts revoked :accept-host-key true})))]
           (is (= :bbssh/host-key-revoked (-> e :data :type)))
           (is (re-find #"revoked" (:message e))))))
-    (testing "a changed key is refused, whatever the options say"
+    (testing "a changed key is refused, unless strict checking is off"
       (let [changed (str dir "/changed")
             other-key (str dir "/other_key")]
         (sh "ssh-keygen" "-q" "-t" "ed25519" "-N" "" "-f" other-key)
         (spit changed (str "[127.0.0.1]:" c/port " " (slurp (str other-key ".pub"))))
-        (doseq [extra [{} {:accept-host-key true} {:strict-host-key-checking false}]]
+        (doseq [extra [{} {:accept-host-key :new} {:accept-host-key false} {:strict-host-key-checking true}
+                       {:strict-host-key-checking :accept-new}]]
           (let [e (ex #(bbssh/ssh c/host (c/opts (merge {:known-hosts changed} extra))))]
             (is (= :bbssh/host-key-changed (-> e :data :type)) (pr-str extra))
-            (is (re-find #"HAS CHANGED" (:message e)))))))))
+            (is (re-find #"HAS CHANGED" (:message e)))))
+        ;; as OpenSSH's StrictHostKeyChecking=no: a key login goes on,
+        ;; without forwarding, and nothing is recorded (compat06_test has
+        ;; the rest)
+        (doseq [extra [{:accept-host-key true} {:strict-host-key-checking false}]]
+          (let [s (bbssh/ssh c/host (c/opts (merge {:known-hosts changed} extra)))]
+            (is (= "ok\n" (echo-ok s)) (pr-str extra))
+            (is (= :bbssh/host-key-changed
+                   (-> (ex #(session/set-port-forwarding-local s {:local-port 0 :remote-host "localhost" :remote-port 22}))
+                       :data :type))
+                (pr-str extra))))
+        (is (= (str "[127.0.0.1]:" c/port " " (slurp (str other-key ".pub"))) (slurp changed)))))))
 
 (deftest unknown-host-key-policies
   ;; a fresh known_hosts each time; the server is asked for its ed25519 key

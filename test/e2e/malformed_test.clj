@@ -29,12 +29,12 @@
 ;; A released session handle, and the handles that died with a session.
 (def released (doto (bbssh/ssh c/host (c/opts)) registry/release))
 (def down (bbssh/ssh c/host (c/opts)))
-(def down-process (:channel (bbssh/exec down "true" {:out :discard :err :discard})))
+(def down-process (pod-exec/start down "true" {:out :discard :err :discard}))
 (session/disconnect down)
 
 ;; A live process handle (a handle of the wrong kind where a session goes)
 ;; and a remote file handle that was closed.
-(def process (:channel (bbssh/exec s "true" {:out :discard :err :discard})))
+(def process (pod-exec/start s "true" {:out :discard :err :discard}))
 (sftp/write s "malformed-test.txt" "x")
 (def closed-file (doto (pod-sftp/open s "malformed-test.txt" :read 0) pod-sftp/file-close))
 
@@ -72,8 +72,12 @@
    ["jump host as an integer" bbssh/ssh [c/host (c/opts {:jump-host 42})] :bbssh/bad-option "option :jump-host must be a spec"]
    ["command as an integer" bbssh/exec [s 42] :bbssh/bad-argument "argument 2 must be a string, got integer 42"]
    ["exec options as a string" bbssh/exec [s "true" ":out :string"] :bbssh/bad-option "the options of exec must be a map"]
-   [":out as an unknown keyword" bbssh/exec [s "true" {:out :text}] :bbssh/bad-option ":out must be :stream, :string, :bytes, :discard or a java.io.OutputStream, got :text"]
-   [":in as a number" bbssh/exec [s "cat" {:in 42}] :bbssh/bad-option ":in must be a string, bytes, :stream, a java.io.InputStream or a process, got 42"]
+   [":out as an unknown keyword" bbssh/exec [s "true" {:out :text}] :bbssh/bad-option ":out must be :stream, :string, :bytes, :discard, a java.io.OutputStream or a pod output stream, got :text"]
+   [":err a session, not a stream" bbssh/exec [s "true" {:err s}] :bbssh/bad-option ":err must be a pod output stream here: handle :bbssh/session-"]
+   [":in as a number" bbssh/exec [s "cat" {:in 42}] :bbssh/bad-option ":in must be a string, bytes, :stream, a java.io.InputStream, a pod input stream or a process, got 42"]
+   [":in a session, not a stream" bbssh/exec [s "cat" {:in s}] :bbssh/bad-option ":in must be a pod input stream here: handle :bbssh/session-"]
+   [":in a released stream" bbssh/exec [s "cat" {:in :bbssh/input-stream-999999}] :bbssh/bad-option ":in must be a pod input stream here: unknown handle :bbssh/input-stream-999999"]
+   [":in a plain keyword" bbssh/exec [s "cat" {:in :keyboard}] :bbssh/bad-option ":in must be a string, bytes, :stream, a java.io.InputStream, a pod input stream or a process, got :keyboard"]
    [":in-enc unknown" bbssh/exec [s "cat" {:in "x" :in-enc "no-such-charset"}] :bbssh/bad-option ":in-enc must name a supported character set"]
    [":out-enc unknown" bbssh/exec [s "true" {:out :string :out-enc "klingon"}] :bbssh/bad-option ":out-enc must name a supported character set"]
    [":pty as a string" bbssh/exec [s "true" {:pty "yes"}] :bbssh/bad-option ":pty must be true, false or a map"]

@@ -55,8 +55,12 @@
   - `:strict-host-key-checking` true (refuse unknown keys), false (accept
     them with a warning), `:ask` [default] or `:accept-new`
   - `:accept-host-key` for an unknown key: true or `:new` accept and
-    record it, false refuses, \"SHA256:...\" accepts only that key. A
-    changed key is always refused.
+    record it, false refuses, \"SHA256:...\" accepts only that key.
+    A changed key is refused, except with strict checking false (or
+    `:accept-host-key true` and `:ask`): then, as OpenSSH's
+    StrictHostKeyChecking=no, the session connects with a loud warning,
+    without password or keyboard-interactive auth, agent or port
+    forwarding, and the key is not recorded
   - `:connect-timeout` milliseconds for connect and handshake [no limit]
   - `:silence-messages` true to drop the server banner
   - `:config-file` OpenSSH client config [\"~/.ssh/config\" if it exists],
@@ -135,19 +139,26 @@
 
 (def ^:private capture-modes #{:string :bytes})
 
+(defn- pod-stream?
+  "Whether x is the handle of a pod stream (or another pod object)."
+  [x]
+  (and (keyword? x) (some? (namespace x))))
+
 (defn- check-output
   "Throws unless x is a valid :out / :err option."
   [k x]
-  (when-not (or (nil? x) (#{:stream :string :bytes :discard} x) (instance? java.io.OutputStream x))
-    (utils/bad-option k " must be :stream, :string, :bytes, :discard or a java.io.OutputStream, got "
+  (when-not (or (nil? x) (#{:stream :string :bytes :discard} x) (instance? java.io.OutputStream x)
+                (pod-stream? x))
+    (utils/bad-option k " must be :stream, :string, :bytes, :discard, a java.io.OutputStream or a pod output stream, got "
                       (utils/describe x))))
 
 (defn- check-input
   "Throws unless x is a valid :in option."
   [x]
   (when-not (or (nil? x) (string? x) (bytes? x) (= :stream x) (instance? java.io.InputStream x)
+                (pod-stream? x)
                 (and (map? x) (instance? java.io.InputStream (:out x))))
-    (utils/bad-option ":in must be a string, bytes, :stream, a java.io.InputStream or a process, got "
+    (utils/bad-option ":in must be a string, bytes, :stream, a java.io.InputStream, a pod input stream or a process, got "
                       (utils/describe x))))
 
 (defn- output-mode
@@ -164,6 +175,7 @@
   (cond
     (nil? in) {}
     (or (string? in) (bytes? in)) {:in-data (utils/encode-base64 (utils/->bytes in in-enc))}
+    (pod-stream? in) {:in-handle in} ; read in the pod
     :else {:in-stream true}))
 
 (defn- input-source
@@ -183,6 +195,14 @@
   (if (or (nil? mode) (= :stream mode) (instance? java.io.OutputStream mode))
     (.getInputStream (utils/data-channel (pod-exec/channel handle stream)))
     nil))
+
+(defn- output-handles
+  "The pod's exec options for :out / :err given as pod output streams,
+  which the pod fills itself."
+  [out err]
+  (cond-> {}
+    (pod-stream? out) (assoc :out-handle out)
+    (pod-stream? err) (assoc :err-handle err)))
 
 (defn- decode-output [mode ^String b64 enc]
   (case mode
@@ -205,14 +225,22 @@
   process or another SshProcess) whose `:out` becomes this command's stdin;
   the session then comes from `:session`.
 
+  The record's `:channel` is a channel-exec handle of the command, as in
+  bbssh 0.6: `channel-exec/is-closed`, `is-connected`, `get-exit-status`,
+  `wait` (with a timeout in ms, nil while it runs), `send-signal` and
+  `disconnect` work on it.
+
   Options:
   - `:session` the session, when the first argument is a process
   - `:in` stdin: nil [none], a string (encoded with `:in-enc` [\"utf-8\"]),
     bytes, `:stream` (the record's `:in` is then an OutputStream to write
-    and close), or a java.io.InputStream
+    and close), a java.io.InputStream, or a pod input stream (such as
+    `input-stream/new`'s), read to its end and then closed
   - `:out` / `:err`: `:stream` [default; the record holds a
     java.io.InputStream], `:string`, `:bytes` (the value after deref),
-    `:discard`, or a java.io.OutputStream to copy into (filled by deref)
+    `:discard`, a java.io.OutputStream to copy into (filled by deref), or
+    a pod output stream (such as `byte-array-output-stream/new`'s), filled
+    in the pod and closed at the end (deref waits for it)
   - `:out-enc` / `:err-enc` [\"utf-8\"]
   - `:pty` true, or `{:term \"xterm\" :cols 80 :rows 24}`
   - `:env` map of environment variables (the server must accept them)
@@ -239,7 +267,8 @@
         handle (cleaner/register
                 (pod-exec/start session command
                                (cond-> (merge {:out (output-mode out) :err (output-mode err)}
-                                              (if source {:in-stream true} (input-options in in-enc)))
+                                              (if source {:in-stream true} (input-options in in-enc))
+                                              (output-handles out err))
                                  pty (assoc :pty pty)
                                  env (assoc :env env)
                                  agent-forwarding (assoc :agent-forwarding true))))
@@ -272,14 +301,19 @@
                      (capture-modes out) (assoc :out (decode-output out (:out res) out-enc))
                      (capture-modes err) (assoc :err (decode-output err (:err res) err-enc)))))]
     (with-meta
-      (->SshProcess handle nil in-value
+      ;; :channel is a channel-exec handle, as in bbssh 0.6: the
+      ;; channel-exec functions that look at or end a running command
+      ;; work on it, and the pod's exec vars take it as the process
+      (->SshProcess (cleaner/register (pod-exec/channel-exec handle))
+                    nil
+                    (if (pod-stream? in) in in-value)
                     (cond
                       (capture-modes out) (future (:out @result))
-                      (instance? java.io.OutputStream out) out
+                      (or (instance? java.io.OutputStream out) (pod-stream? out)) out
                       :else out-stream)
                     (cond
                       (capture-modes err) (future (:err @result))
-                      (instance? java.io.OutputStream err) err
+                      (or (instance? java.io.OutputStream err) (pod-stream? err)) err
                       :else err-stream)
                     (when piped? session-or-process)
                     command)

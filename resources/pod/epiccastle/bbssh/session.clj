@@ -126,7 +126,8 @@
   \"0.0.0.0\" every IPv4 one, IPv6 addresses such as \"::1\"],
   `:local-port` (0 picks a free port) or `:local-unix-socket` (created
   mode 0600), `:remote-host` + `:remote-port` or `:remote-unix-socket`,
-  `:connect-timeout` ms to open the remote end [no limit].
+  `:connect-timeout` ms to open the remote end [no limit] (also spelt
+  `:connection-timeout`, as bbssh 0.6 scripts do).
 
     (set-port-forwarding-local s {:local-port 8080 :remote-host \"db\" :remote-port 5432})
     (set-port-forwarding-local s \"8080:db:5432\")"

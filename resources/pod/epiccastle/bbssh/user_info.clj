@@ -33,7 +33,7 @@
   - `:prompt-password (fn [message])` / `:prompt-passphrase (fn [message])`
     false to cancel, before the get- function is called
   - `:prompt-yes-no (fn [question])` truthy to answer yes (an unknown host
-    key; a changed key is always refused)
+    key; a changed key is never asked about)
   - `:show-message (fn [message])` the server's banner
 
   Returns a handle such as `:bbssh/user-info-3`. A callback that throws

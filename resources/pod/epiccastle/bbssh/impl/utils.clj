@@ -1,8 +1,10 @@
 (ns pod.epiccastle.bbssh.impl.utils
   "Helpers shared by the bbssh client namespaces: bytes and base64, and
   streams backed by the pod. Not part of the public API."
-  (:require [babashka.pods :as pods])
-  (:import [java.util Base64]
+  (:require [babashka.fs :as fs]
+            [babashka.pods :as pods])
+  (:import [java.nio.file.attribute PosixFilePermission]
+           [java.util Base64]
            [java.util.concurrent LinkedBlockingQueue]))
 
 (defn describe
@@ -209,3 +211,77 @@
                              :done (fn [] (.put q ::done) (deliver handle nil))}})
     (let [h @handle]
       (if (instance? Throwable h) (throw h) h))))
+
+;; POSIX modes and files, as bbssh 0.6's impl.utils had them (its scripts
+;; and test utilities call these).
+
+(def permission->mode
+  "The mode bit of each java.nio PosixFilePermission.
+
+    (permission->mode PosixFilePermission/OWNER_READ) ;; => 0400"
+  {PosixFilePermission/OWNER_READ     0400
+   PosixFilePermission/OWNER_WRITE    0200
+   PosixFilePermission/OWNER_EXECUTE  0100
+   PosixFilePermission/GROUP_READ     0040
+   PosixFilePermission/GROUP_WRITE    0020
+   PosixFilePermission/GROUP_EXECUTE  0010
+   PosixFilePermission/OTHERS_READ    0004
+   PosixFilePermission/OTHERS_WRITE   0002
+   PosixFilePermission/OTHERS_EXECUTE 0001})
+
+(def mode->permission
+  "The PosixFilePermission of each mode bit.
+
+    (mode->permission 0400) ;; => PosixFilePermission/OWNER_READ"
+  (into {} (map (fn [[perm bit]] [bit perm])) permission->mode))
+
+(defn permission-set->mode
+  "The mode (an int such as 0644) of a set of PosixFilePermissions.
+
+    (permission-set->mode (fs/posix-file-permissions \"f\")) ;; => 0644"
+  [permission-set]
+  (reduce (fn [mode perm] (bit-or mode (permission->mode perm))) 0 permission-set))
+
+(defn mode->permission-set
+  "The set of PosixFilePermissions of a mode such as 0755; bits above
+  0777 (setuid, sticky) have no PosixFilePermission and are left out.
+
+    (mode->permission-set 0600) ;; => #{OWNER_READ OWNER_WRITE}"
+  [mode]
+  (into #{} (keep (fn [[bit perm]] (when-not (zero? (bit-and mode bit)) perm))) mode->permission))
+
+(defn create-file
+  "Creates the file with exactly `mode` (whatever the umask), as
+  babashka.fs/create-file; throws java.nio.file.FileAlreadyExistsException
+  when it exists.
+
+    (create-file (io/file \"out.txt\") 0600)"
+  [file mode]
+  (let [perms (mode->permission-set mode)
+        ;; created with the mode (the umask may take bits away, never add
+        ;; any), then set exactly
+        path (fs/create-file file {:posix-file-permissions perms})]
+    (fs/set-posix-file-permissions path perms)
+    path))
+
+(defn create-dirs
+  "Creates the directory and its missing parents, each new one with
+  exactly `mode` (whatever the umask); existing directories are left as
+  they are.
+
+    (create-dirs (io/file \"a/b\") 0700)"
+  [dir mode]
+  (let [perms (mode->permission-set mode)
+        ;; the owner needs to enter and write a new directory to make the
+        ;; next one in it; the exact mode is set once all exist
+        making (into perms [PosixFilePermission/OWNER_READ PosixFilePermission/OWNER_WRITE
+                            PosixFilePermission/OWNER_EXECUTE])
+        missing (->> (iterate fs/parent (fs/absolutize dir))
+                     (take-while some?)
+                     (take-while (complement fs/exists?))
+                     reverse)]
+    (doseq [d missing]
+      (fs/create-dir d {:posix-file-permissions making}))
+    (doseq [d (reverse missing)]
+      (fs/set-posix-file-permissions d perms))
+    (fs/path dir)))
