@@ -79,9 +79,7 @@ run_tests() {
   echo "== go vet" >&2
   go vet ./...
   echo "== gofmt" >&2
-  # third_party/ is upstream code as upstream formats it (its patches are
-  # checked by update-x-crypto.sh).
-  unformatted=$(gofmt -l $( (git ls-files '*.go' 2>/dev/null || find . -name '*.go') | grep -v '^\(\./\)\{0,1\}third_party/'))
+  unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
   if [ -n "$unformatted" ]; then echo "gofmt: not formatted: $unformatted" >&2; exit 1; fi
   echo "== go test" >&2
   go test -count=1 -timeout 45m ./...
