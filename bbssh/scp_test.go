@@ -1,6 +1,7 @@
 package bbssh
 
 import (
+	"bbssh/test/envskip"
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -124,7 +125,7 @@ func scpTree(t *testing.T) (root string, want map[string]scpEntry) {
 	}
 	for _, l := range [][2]string{{"a file.txt", "link-to-file"}, {"sub dir", "link-to-dir"}, {"missing", "dangling"}} {
 		if err := os.Symlink(l[0], filepath.Join(root, l[1])); err != nil {
-			t.Skipf("no symbolic links: %v", err)
+			envskip.Skipf(t, "no symbolic links: %v", err)
 		}
 	}
 	for i, f := range files {
@@ -475,7 +476,7 @@ func TestScpReceiveSymlinkInTarget(t *testing.T) {
 		}
 	}
 	if err := os.Symlink(outside, filepath.Join(target, "link")); err != nil {
-		t.Skip(err)
+		envskip.Skip(t, err)
 	}
 	if err := os.Symlink(filepath.Join(outside, "f"), filepath.Join(target, "flink")); err != nil {
 		t.Fatal(err)

@@ -1,6 +1,7 @@
 package bbssh
 
 import (
+	"bbssh/test/envskip"
 	"bytes"
 	"context"
 	"errors"
@@ -28,7 +29,7 @@ func newFakeTerminal(t *testing.T) *fakeTerminal {
 	t.Helper()
 	master, slave, err := pty.Open()
 	if err != nil {
-		t.Skipf("no pseudo-terminal here: %v", err)
+		envskip.Skipf(t, "no pseudo-terminal here: %v", err)
 	}
 	ft := &fakeTerminal{master: master, path: slave.Name(), done: make(chan struct{})}
 	go func() {

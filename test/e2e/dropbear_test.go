@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bbssh/test/envskip"
 	"os"
 	"testing"
 
@@ -13,7 +14,7 @@ import (
 // against it, and what it lacks is a typed error.
 func TestDropbear(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("the dropbear test bed needs root (it installs the test keys in the test account's ~/.ssh)")
+		envskip.Skip(t, "the dropbear test bed needs root (it installs the test keys in the test account's ~/.ssh)")
 	}
 	db, err := testbed.StartDropbear(testbed.DropbearOptions{Logf: t.Logf})
 	if err != nil {

@@ -6,6 +6,7 @@
 package e2e
 
 import (
+	"bbssh/test/envskip"
 	"context"
 	"fmt"
 	"os"
@@ -155,7 +156,7 @@ func TestPrivilegedPortAsNonRoot(t *testing.T) {
 		fmt.Sscan(strings.TrimSpace(string(b)), &start)
 	}
 	if start == 0 {
-		t.Skip("net.ipv4.ip_unprivileged_port_start is 0: this machine has no privileged ports")
+		envskip.Skip(t, "net.ipv4.ip_unprivileged_port_start is 0: this machine has no privileged ports")
 	}
 	pod := podPath
 	if os.Geteuid() == 0 {

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bbssh/test/envskip"
 	"bytes"
 	"context"
 	"fmt"
@@ -81,7 +82,7 @@ func TestCallbackNeverReturns(t *testing.T) {
 	}
 	defer own.Stop()
 	if own.Password == "" {
-		t.Skip("password login needs the tests to run as root")
+		envskip.Skip(t, "password login needs the tests to run as root")
 	}
 	sc := startScript(t, "faults/callbacks.clj", own, "stdio", fmt.Sprintf("BBSSH_LOGIN_GRACE=%d", grace))
 	out, err := sc.wait()

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bbssh/test/envskip"
 	"context"
 	"os"
 	"os/exec"
@@ -25,10 +26,10 @@ func TestRemoteForwardRefusesOutsiders(t *testing.T) {
 	unshare, err1 := exec.LookPath("unshare")
 	ip, err2 := exec.LookPath("ip")
 	if os.Geteuid() != 0 || err1 != nil || err2 != nil {
-		t.Skip("needs root, unshare and ip to make a network namespace")
+		envskip.Skip(t, "needs root, unshare and ip to make a network namespace")
 	}
 	if out, err := exec.Command(unshare, "--net", ip, "link", "set", "lo", "up").CombinedOutput(); err != nil {
-		t.Skipf("cannot make a network namespace here: %v %s", err, out)
+		envskip.Skipf(t, "cannot make a network namespace here: %v %s", err, out)
 	}
 	bin := t.TempDir()
 	testsshd := filepath.Join(bin, "testsshd")

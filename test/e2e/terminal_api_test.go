@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bbssh/test/envskip"
 	"context"
 	"io"
 	"os"
@@ -83,7 +84,7 @@ func typeOnTerminal(t *testing.T, script, transport string, size *pty.Winsize, s
 	cmd.Env = append(cmd.Env, extraEnv...)
 	tty, err := pty.StartWithSize(cmd, size)
 	if err != nil {
-		t.Skipf("no pseudo-terminal here: %v", err)
+		envskip.Skipf(t, "no pseudo-terminal here: %v", err)
 	}
 	defer tty.Close()
 	defer cmd.Process.Kill()

@@ -1,6 +1,7 @@
 package testbed
 
 import (
+	"bbssh/test/envskip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,7 +14,7 @@ import (
 // authorized_keys again.
 func TestDropbear(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("the dropbear test bed needs root")
+		envskip.Skip(t, "the dropbear test bed needs root")
 	}
 	if _, err := os.Stat(DefaultDropbear); err != nil {
 		t.Fatalf("%s missing: install it with `apt-get install dropbear-bin` (%v)", DefaultDropbear, err)
