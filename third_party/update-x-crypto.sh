@@ -10,6 +10,11 @@
 #                                             exactly upstream + the series
 #   third_party/update-x-crypto.sh -test      run upstream's tests on the
 #                                             committed tree
+#   third_party/update-x-crypto.sh -edit N DIR   write DIR/a (upstream + the
+#                                             patches before N) and DIR/b (a +
+#                                             patch N) to change patch N in b
+#   third_party/update-x-crypto.sh -diff N DIR   write patch N back as the
+#                                             diff of DIR/a and DIR/b
 #
 # The tree holds only the packages the pod's build and those tests need
 # (PACKAGES below), each as upstream ships it, plus LICENSE, PATENTS,
@@ -36,10 +41,11 @@ PACKAGES=(
 # one is installed.
 TESTED=(./ssh/... ./chacha20/ ./chacha20poly1305/ ./internal/poly1305/)
 
-# build_tree DEST VERSION writes upstream VERSION's PACKAGES to DEST and
-# applies the series.
+# build_tree DEST VERSION [UPTO] writes upstream VERSION's PACKAGES to DEST
+# and applies the series (only the patches numbered below UPTO when given,
+# and then without the gofmt pass).
 build_tree() {
-  local dest=$1 version=$2 src p pkg touched bad
+  local dest=$1 version=$2 upto=${3:-} src p pkg touched bad num
   src=$(go mod download -json "golang.org/x/crypto@$version" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
   [ -d "$src" ] || { echo "update-x-crypto: cannot download golang.org/x/crypto@$version" >&2; return 1; }
   rm -rf "$dest"
@@ -55,9 +61,12 @@ build_tree() {
   chmod -R u+w "$dest"
   for p in "$here"/patches/[0-9]*.patch; do
     [ -e "$p" ] || continue
+    num=$(basename "$p"); num=$((10#${num%%-*}))
+    if [ -n "$upto" ] && [ "$num" -ge "$upto" ]; then continue; fi
     echo "update-x-crypto: applying $(basename "$p")" >&2
     patch -d "$dest" -p1 --no-backup-if-mismatch --quiet --forward < "$p"
   done
+  [ -z "$upto" ] || return 0
   # The files the series touches must be gofmt-clean as patched.
   touched=$(cat /dev/null "$here"/patches/[0-9]*.patch | sed -n 's|^+++ b/\([^[:space:]]*\.go\).*|\1|p' | sort -u)
   if [ -n "$touched" ]; then
@@ -91,7 +100,26 @@ case "${1:-}" in
     series=("$here"/patches/[0-9]*.patch)
     echo "update-x-crypto: tree = upstream $(cat "$here/X_CRYPTO_VERSION") + ${#series[@]} patches" >&2
     ;;
-  -*) echo "usage: $0 [VERSION|-check|-test]" >&2; exit 2 ;;
+  -edit|-diff)
+    [ $# -eq 3 ] || { echo "usage: $0 $1 N DIR" >&2; exit 2; }
+    n=$((10#$2)) dir=$3
+    series=("$here"/patches/"$(printf %04d "$n")"-*.patch)
+    [ ${#series[@]} -eq 1 ] || { echo "update-x-crypto: no patch numbered $n" >&2; exit 1; }
+    if [ "$1" = -edit ]; then
+      build_tree "$dir/a" "$(cat "$here/X_CRYPTO_VERSION")" "$n"
+      rm -rf "$dir/b"; cp -r "$dir/a" "$dir/b"
+      patch -d "$dir/b" -p1 --no-backup-if-mismatch --quiet --forward < "${series[0]}"
+      echo "update-x-crypto: change $dir/b, then: $0 -diff $n $dir" >&2
+    else
+      # diff exits 1 when the trees differ, which they must; the file
+      # times are left out of the headers.
+      (cd "$dir" && { diff -ruN a b || [ $? -eq 1 ]; }) |
+        sed 's/^\(---\|+++\) \([^	]*\)	.*$/\1 \2/' > "${series[0]}.new"
+      mv "${series[0]}.new" "${series[0]}"
+      echo "update-x-crypto: wrote ${series[0]}; re-create the tree: $0" >&2
+    fi
+    ;;
+  -*) echo "usage: $0 [VERSION|-check|-test|-edit N DIR|-diff N DIR]" >&2; exit 2 ;;
   *)
     version=${1:-$(cat "$here/X_CRYPTO_VERSION")}
     build_tree "$tree" "$version"

@@ -89,6 +89,9 @@ func (b *WindowBudget) give(n uint32) {
 type windowTuner struct {
 	size  uint32 // the current size of the receive window
 	grown uint32 // the part of size taken from the budget
+	// closed is set when the channel gave its growth back: what is read
+	// after that (data that arrived before the close) grows nothing.
+	closed bool
 
 	received uint64 // bytes the peer sent on the channel
 	granted  uint64 // bytes the peer has been allowed to send
@@ -163,7 +166,7 @@ func (c *channel) grow(n uint32) uint32 {
 	t := &c.tune
 	t.consumed += uint64(n)
 	rw := c.mux.recvWindow
-	if rw == nil || rw.Budget == nil || t.size >= min(rw.Max, maxReceiveWindow) {
+	if t.closed || rw == nil || rw.Budget == nil || t.size >= min(rw.Max, maxReceiveWindow) {
 		return 0
 	}
 	if t.consumed-t.epochConsumed < uint64(t.size) {
@@ -182,11 +185,13 @@ func (c *channel) grow(n uint32) uint32 {
 	return more
 }
 
-// releaseWindow gives the channel's growth back to the budget.
+// releaseWindow gives the channel's growth back to the budget, once and
+// for all: the window grows no more.
 func (c *channel) releaseWindow() {
 	c.windowMu.Lock()
 	grown := c.tune.grown
 	c.tune.grown = 0
+	c.tune.closed = true
 	c.windowMu.Unlock()
 	if grown > 0 {
 		c.mux.recvWindow.Budget.give(grown)

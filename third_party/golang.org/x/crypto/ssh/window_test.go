@@ -223,6 +223,30 @@ func TestReceiveWindowBudget(t *testing.T) {
 	waitBudget(t, budget, 0)
 }
 
+// TestNoGrowthAfterClose reads, after the channel closed, data that
+// arrived before: the window must not take from the budget again once it
+// gave its growth back, or the budget leaks what it takes.
+func TestNoGrowthAfterClose(t *testing.T) {
+	budget := NewWindowBudget(64 << 20)
+	m := &mux{recvWindow: &ReceiveWindow{Max: 64 << 20, Budget: budget}}
+	m.rtt.note(time.Second)
+	ch := &channel{mux: m, tune: newWindowTuner(channelWindowSize)}
+	if more := ch.grow(channelWindowSize); more != channelWindowSize {
+		t.Fatalf("an open channel read a whole window within a round trip and grew by %d, want %d", more, channelWindowSize)
+	}
+	ch.releaseWindow()
+	if used := budget.Used(); used != 0 {
+		t.Fatalf("budget used %d after the channel gave its growth back", used)
+	}
+	if more := ch.grow(2 * channelWindowSize); more != 0 {
+		t.Errorf("the closed channel's window grew by %d", more)
+	}
+	ch.releaseWindow()
+	if used := budget.Used(); used != 0 {
+		t.Errorf("budget used %d after reading on the closed channel", used)
+	}
+}
+
 // waitBudget waits for the channels' closing to return the budget.
 func waitBudget(t *testing.T, b *WindowBudget, want uint64) {
 	t.Helper()
