@@ -188,11 +188,15 @@ func (r *Relay) pipe(dst, src net.Conn) {
 			}
 		}
 	}()
+	// One read buffer; each chunk is a copy of what one read returned,
+	// so the relay's memory and its cost follow the data in flight, not
+	// the number of reads (a fresh chunkSize buffer per read would make
+	// the relay, not the path, the bandwidth limit).
+	buf := make([]byte, chunkSize)
 	for {
-		buf := make([]byte, chunkSize)
 		n, err := src.Read(buf)
 		if n > 0 {
-			q.push(chunk{data: buf[:n:n], due: time.Now().Add(r.oneWay)})
+			q.push(chunk{data: append([]byte(nil), buf[:n]...), due: time.Now().Add(r.oneWay)})
 		}
 		if err != nil {
 			q.push(chunk{due: time.Now().Add(r.oneWay), err: err})

@@ -26,6 +26,9 @@ type buffer struct {
 type element struct {
 	buf  []byte
 	next *element
+	// packet, if not nil, is the packet buf is part of, given back to
+	// the packet pool once buf is read (bulk.go).
+	packet []byte
 }
 
 // newBuffer returns an empty buffer that is not closed.
@@ -44,6 +47,18 @@ func newBuffer() *buffer {
 func (b *buffer) write(buf []byte) {
 	b.Cond.L.Lock()
 	e := &element{buf: buf}
+	b.tail.next = e
+	b.tail = e
+	b.Cond.Signal()
+	b.Cond.L.Unlock()
+}
+
+// writePacket makes buf, part of packet, available for Read to receive,
+// and gives packet back to the packet pool once buf is read. Neither may
+// be used by the caller after the call.
+func (b *buffer) writePacket(buf, packet []byte) {
+	b.Cond.L.Lock()
+	e := &element{buf: buf, packet: packet}
 	b.tail.next = e
 	b.tail = e
 	b.Cond.Signal()
@@ -71,6 +86,10 @@ func (b *buffer) Read(buf []byte) (n int, err error) {
 			r := copy(buf, b.head.buf)
 			buf, b.head.buf = buf[r:], b.head.buf[r:]
 			n += r
+			if len(b.head.buf) == 0 && b.head.packet != nil {
+				freePacket(b.head.packet)
+				b.head.packet, b.head.buf = nil, nil
+			}
 			continue
 		}
 		// if there is a next buffer, make it the head

@@ -392,7 +392,7 @@ func (c *gcmCipher) readCipherPacket(seqNum uint32, r io.Reader) ([]byte, error)
 
 	// Decrypting into a new buffer costs what decrypting in place does,
 	// and spares connectionState.readPacket its copy (freshPackets).
-	plain, err := c.aead.Open(make([]byte, 0, length), c.iv, c.buf, c.prefix[:])
+	plain, err := c.aead.Open(newPacket(int(length)), c.iv, c.buf, c.prefix[:])
 	if err != nil {
 		return nil, err
 	}
@@ -794,7 +794,7 @@ func (c *chacha20Poly1305Cipher) readCipherPacket(seqNum uint32, r io.Reader) ([
 	// Decrypting into a new buffer costs what decrypting in place does,
 	// and spares connectionState.readPacket its copy (freshPackets).
 	// Seal appends its tag after the contents.
-	plain := make([]byte, length, length+poly1305.TagSize)
+	plain := newPacket(int(length))[:length]
 	if c.content != nil {
 		c.content.Seal(plain[:0], nonce, c.buf[4:contentEnd], nil)
 	} else {

@@ -40,6 +40,9 @@ type transport struct {
 
 	bufReader *bufio.Reader
 	bufWriter *bufio.Writer
+	// rawReader is what bufReader reads, kept to give bufReader a bulk
+	// buffer (bulk.go).
+	rawReader io.Reader
 	rand      io.Reader
 	isClient  bool
 	io.Closer
@@ -133,6 +136,9 @@ func (t *transport) readPacket() (p []byte, err error) {
 	if debugTransport {
 		t.printPacket(p, false)
 	}
+	if err == nil {
+		t.growReadBuffer(len(p))
+	}
 
 	return p, err
 }
@@ -220,6 +226,7 @@ func newTransport(rwc io.ReadWriteCloser, rand io.Reader, isClient bool) *transp
 	t := &transport{
 		bufReader: bufio.NewReader(rwc),
 		bufWriter: bufio.NewWriter(rwc),
+		rawReader: rwc,
 		rand:      rand,
 		reader: connectionState{
 			packetCipher:     &streamPacketCipher{cipher: noneCipher{}},

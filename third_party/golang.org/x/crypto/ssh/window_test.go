@@ -231,8 +231,8 @@ func TestNoGrowthAfterClose(t *testing.T) {
 	m := &mux{recvWindow: &ReceiveWindow{Max: 64 << 20, Budget: budget}}
 	m.rtt.note(time.Second)
 	ch := &channel{mux: m, tune: newWindowTuner(channelWindowSize)}
-	if more := ch.grow(channelWindowSize); more != channelWindowSize {
-		t.Fatalf("an open channel read a whole window within a round trip and grew by %d, want %d", more, channelWindowSize)
+	if more := ch.grow(channelWindowSize); more != 3*channelWindowSize {
+		t.Fatalf("an open channel read a whole window within a round trip and grew by %d, want %d", more, 3*channelWindowSize)
 	}
 	ch.releaseWindow()
 	if used := budget.Used(); used != 0 {
@@ -244,6 +244,39 @@ func TestNoGrowthAfterClose(t *testing.T) {
 	ch.releaseWindow()
 	if used := budget.Used(); used != 0 {
 		t.Errorf("budget used %d after reading on the closed channel", used)
+	}
+}
+
+// TestGrowthByReadTime reads a whole window in a given part of the round
+// trip: within 1.25 round trips the window quadruples, within two it
+// doubles, slower it stays; the cap and the budget bound the growth.
+func TestGrowthByReadTime(t *testing.T) {
+	const mib = 1 << 20
+	tests := []struct {
+		name    string
+		elapsed float64 // round trips taken to read the window
+		max     uint32
+		budget  uint64
+		want    uint32
+	}{
+		{"read within a round trip", 0.9, 64 * mib, 256 * mib, 3 * channelWindowSize},
+		{"read within 1.25 round trips", 1.2, 64 * mib, 256 * mib, 3 * channelWindowSize},
+		{"read within two round trips", 1.6, 64 * mib, 256 * mib, channelWindowSize},
+		{"read in more than two round trips", 2.2, 64 * mib, 256 * mib, 0},
+		{"the cap bounds it", 0.5, 5 * mib, 256 * mib, 5*mib - channelWindowSize},
+		{"the budget bounds it", 0.5, 64 * mib, 1 * mib, 1 * mib},
+	}
+	const rtt = 100 * time.Millisecond
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := &mux{recvWindow: &ReceiveWindow{Max: tt.max, Budget: NewWindowBudget(tt.budget)}}
+			m.rtt.note(rtt)
+			ch := &channel{mux: m, tune: newWindowTuner(channelWindowSize)}
+			ch.tune.epochStart = time.Now().Add(-time.Duration(tt.elapsed * float64(rtt)))
+			if more := ch.grow(channelWindowSize); more != tt.want {
+				t.Errorf("grew by %d, want %d", more, tt.want)
+			}
+		})
 	}
 }
 

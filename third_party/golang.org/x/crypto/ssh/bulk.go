@@ -1,0 +1,81 @@
+// Copyright 2026 The Go Authors. All rights reserved.
+// Use of this source code is governed by a BSD-style
+// license that can be found in the LICENSE file.
+
+package ssh
+
+import (
+	"bufio"
+	"sync"
+
+	"golang.org/x/crypto/internal/poly1305"
+)
+
+// The receive path of a bulk transfer. Upstream reads the connection
+// through a 4 KiB buffer, so a 32 KiB data packet takes two or three
+// system calls where OpenSSH's client reads up to 256 KiB at once, and
+// every packet is decrypted into memory of its own (packet_fresh.go): for
+// a data packet, 33 KiB taken from the heap, cleared, used once and left
+// to the collector, which together cost as much as the system calls.
+//
+// Here a connection whose peer sends a large packet gets a bulk read
+// buffer, and data packets are decrypted into pooled buffers that the
+// channel gives back once their data was read.
+const (
+	// bulkPacketSize is the packet length from which a connection is
+	// taken to carry bulk data.
+	bulkPacketSize = 16 << 10
+	// bulkReadSize is the read buffer of a connection that carries bulk
+	// data.
+	bulkReadSize = 256 << 10
+)
+
+// The bulk packets a cipher decrypts into come from packetPool; a
+// channel's buffer gives a data packet back once its data was read.
+// Other packets are left to the collector, as before. A packet given back
+// starts after the padding-length byte the cipher cut off, so a pooled
+// buffer comes back a byte shorter each time; it serves until it is too
+// short for a packet, some 700 packets.
+const (
+	packetPoolCap = channelMaxPacket + 1024
+	// minPooledCap is the smallest buffer the pool takes back.
+	minPooledCap = channelMaxPacket + 64
+)
+
+var packetPool = sync.Pool{New: func() any {
+	b := make([]byte, packetPoolCap)
+	return &b
+}}
+
+// newPacket returns an empty buffer to decrypt a packet of length bytes
+// into, with room for an AEAD tag after it.
+func newPacket(length int) []byte {
+	need := length + poly1305.TagSize
+	if length >= bulkPacketSize && need <= packetPoolCap {
+		if b := *packetPool.Get().(*[]byte); cap(b) >= need {
+			return b[:0]
+		}
+		return make([]byte, 0, packetPoolCap)
+	}
+	return make([]byte, 0, need)
+}
+
+// freePacket gives p to the packet pool if it is large enough to hold
+// another bulk packet. No one may use p after: only the channel buffer
+// that held a data packet's contents calls it, once they were read.
+func freePacket(p []byte) {
+	if c := cap(p); c >= minPooledCap && c <= packetPoolCap {
+		p = p[:c]
+		packetPool.Put(&p)
+	}
+}
+
+// growReadBuffer gives the connection a bulk read buffer after a packet
+// of n bytes, when that is a bulk packet and nothing is buffered (so the
+// old buffer can be dropped). Connections that never carry bulk data
+// keep the small buffer.
+func (t *transport) growReadBuffer(n int) {
+	if n >= bulkPacketSize && t.bufReader.Size() < bulkReadSize && t.bufReader.Buffered() == 0 {
+		t.bufReader = bufio.NewReaderSize(t.rawReader, bulkReadSize)
+	}
+}
