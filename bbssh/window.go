@@ -7,7 +7,8 @@ import "golang.org/x/crypto/ssh"
 // most 2 MiB per round trip, about 42 MB/s at 50 ms, however fast the
 // link. The pod's patched x/crypto/ssh (third_party/PATCHES.md) lets a
 // channel's window double while a whole window is read within two round
-// trips (quadruple within 1.25), as HPN-SSH sizes windows to the path, up to MaxChannelWindow per
+// trips (quadruple within 1.25, eightfold within half a round trip), as
+// HPN-SSH sizes windows to the path, up to MaxChannelWindow per
 // channel and WindowBudget beyond the initial windows for the whole pod.
 // Idle channels, and channels whose reader is slower than the path, keep
 // 2 MiB. Uploads are the server's window and are not affected.

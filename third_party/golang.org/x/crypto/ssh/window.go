@@ -138,6 +138,11 @@ func (r *roundTrip) note(d time.Duration) {
 // whose adjustment they needed. windowMu is held.
 func (c *channel) noteReceived(n uint32) {
 	t := &c.tune
+	if t.received == 0 {
+		// The first epoch starts with the first data, not when the
+		// channel opened: opening took a round trip of its own.
+		t.epochStart = time.Now()
+	}
 	t.received += uint64(n)
 	if t.probing && t.received > t.probeLimit {
 		t.probing = false
@@ -158,8 +163,9 @@ func (c *channel) noteGranted(n uint32) {
 }
 
 // grow records n more bytes read from the channel and, when a whole window
-// was read within two round trips, doubles the window (quadruples it when
-// within 1.25 round trips) as far as the limit and the budget allow. It returns the number of bytes the window
+// was read within two round trips, doubles the window (quadruples it
+// within 1.25 round trips, multiplies it by eight within half a round
+// trip) as far as the limit and the budget allow. It returns the number of bytes the window
 // grew by, to be granted to the peer on top of what was read. windowMu is
 // held.
 func (c *channel) grow(n uint32) uint32 {
@@ -181,9 +187,14 @@ func (c *channel) grow(n uint32) uint32 {
 	}
 	// A window read within about one round trip held the peer back the
 	// whole time: the path takes at least twice as much, and quadrupling
-	// gets there in half the round trips doubling takes.
+	// gets there in half the round trips doubling takes. One read within
+	// half a round trip had arrived at once, queued on the way: the path
+	// takes several times as much.
 	grow := t.size
-	if 4*elapsed <= 5*rtt {
+	switch {
+	case 2*elapsed <= rtt:
+		grow = 7 * t.size
+	case 4*elapsed <= 5*rtt:
 		grow = 3 * t.size
 	}
 	more := rw.Budget.take(min(grow, min(rw.Max, maxReceiveWindow)-t.size))

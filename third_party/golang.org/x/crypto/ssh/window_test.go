@@ -231,8 +231,8 @@ func TestNoGrowthAfterClose(t *testing.T) {
 	m := &mux{recvWindow: &ReceiveWindow{Max: 64 << 20, Budget: budget}}
 	m.rtt.note(time.Second)
 	ch := &channel{mux: m, tune: newWindowTuner(channelWindowSize)}
-	if more := ch.grow(channelWindowSize); more != 3*channelWindowSize {
-		t.Fatalf("an open channel read a whole window within a round trip and grew by %d, want %d", more, 3*channelWindowSize)
+	if more := ch.grow(channelWindowSize); more != 7*channelWindowSize {
+		t.Fatalf("an open channel read a whole window at once and grew by %d, want %d", more, 7*channelWindowSize)
 	}
 	ch.releaseWindow()
 	if used := budget.Used(); used != 0 {
@@ -248,8 +248,9 @@ func TestNoGrowthAfterClose(t *testing.T) {
 }
 
 // TestGrowthByReadTime reads a whole window in a given part of the round
-// trip: within 1.25 round trips the window quadruples, within two it
-// doubles, slower it stays; the cap and the budget bound the growth.
+// trip: within half a round trip the window grows eightfold, within 1.25
+// round trips it quadruples, within two it doubles, slower it stays; the
+// cap and the budget bound the growth.
 func TestGrowthByReadTime(t *testing.T) {
 	const mib = 1 << 20
 	tests := []struct {
@@ -259,12 +260,13 @@ func TestGrowthByReadTime(t *testing.T) {
 		budget  uint64
 		want    uint32
 	}{
+		{"read within half a round trip", 0.4, 64 * mib, 256 * mib, 7 * channelWindowSize},
 		{"read within a round trip", 0.9, 64 * mib, 256 * mib, 3 * channelWindowSize},
 		{"read within 1.25 round trips", 1.2, 64 * mib, 256 * mib, 3 * channelWindowSize},
 		{"read within two round trips", 1.6, 64 * mib, 256 * mib, channelWindowSize},
 		{"read in more than two round trips", 2.2, 64 * mib, 256 * mib, 0},
-		{"the cap bounds it", 0.5, 5 * mib, 256 * mib, 5*mib - channelWindowSize},
-		{"the budget bounds it", 0.5, 64 * mib, 1 * mib, 1 * mib},
+		{"the cap bounds it", 0.4, 5 * mib, 256 * mib, 5*mib - channelWindowSize},
+		{"the budget bounds it", 0.4, 64 * mib, 1 * mib, 1 * mib},
 	}
 	const rtt = 100 * time.Millisecond
 	for _, tt := range tests {
@@ -277,6 +279,21 @@ func TestGrowthByReadTime(t *testing.T) {
 				t.Errorf("grew by %d, want %d", more, tt.want)
 			}
 		})
+	}
+}
+
+// TestFirstEpochStartsWithData opens a channel, waits as long as opening
+// takes on a long path, then reads a whole window at once: the wait is
+// not counted, and the window grows as for a window read at once.
+func TestFirstEpochStartsWithData(t *testing.T) {
+	const rtt = 100 * time.Millisecond
+	m := &mux{recvWindow: &ReceiveWindow{Max: 64 << 20, Budget: NewWindowBudget(256 << 20)}}
+	m.rtt.note(rtt)
+	ch := &channel{mux: m, tune: newWindowTuner(channelWindowSize)}
+	ch.tune.epochStart = time.Now().Add(-3 * rtt) // the channel opened long ago
+	ch.noteReceived(channelWindowSize)
+	if more := ch.grow(channelWindowSize); more != 7*channelWindowSize {
+		t.Errorf("grew by %d, want %d", more, 7*channelWindowSize)
 	}
 }
 
