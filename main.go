@@ -38,9 +38,12 @@ Environment:
   BBSSH_DEBUG=1   log protocol diagnostics to stderr
   BBSSH_CPUPROFILE=FILE   write a pprof CPU profile of the pod's life
   BBSSH_MEMPROFILE=FILE   write a pprof allocation profile at exit
+  GOMAXPROCS=N            run Go code on N threads at once (default: half
+                          the CPUs, at least 1; docs/performance.md)
 `
 
 func main() {
+	setPodProcs()
 	os.Exit(run(os.Args[1:], os.Stderr))
 }
 

@@ -175,14 +175,22 @@ func (c *channel) grow(n uint32) uint32 {
 	if t.closed || rw == nil || rw.Budget == nil || t.size >= min(rw.Max, maxReceiveWindow) {
 		return 0
 	}
-	if t.consumed-t.epochConsumed < uint64(t.size) {
+	read := t.consumed - t.epochConsumed
+	if read < uint64(t.size) {
+		return 0
+	}
+	rtt := c.mux.rtt.get()
+	if rtt == 0 {
+		// The epoch goes on until the connection's first round trip is
+		// measured (a new connection's first window is read before
+		// that), and is then judged by its rate.
 		return 0
 	}
 	now := time.Now()
-	elapsed := now.Sub(t.epochStart)
+	// The time the reader took per window's worth of data.
+	elapsed := time.Duration(float64(now.Sub(t.epochStart)) * float64(t.size) / float64(read))
 	t.epochStart, t.epochConsumed = now, t.consumed
-	rtt := c.mux.rtt.get()
-	if rtt == 0 || elapsed >= 2*rtt {
+	if elapsed >= 2*rtt {
 		return 0
 	}
 	// A window read within about one round trip held the peer back the

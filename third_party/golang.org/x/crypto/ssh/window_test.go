@@ -297,6 +297,24 @@ func TestFirstEpochStartsWithData(t *testing.T) {
 	}
 }
 
+// TestEpochWaitsForRoundTrip reads two windows before the connection's
+// round trip is known: nothing grows until it is, and then the two
+// windows are judged by their rate.
+func TestEpochWaitsForRoundTrip(t *testing.T) {
+	const rtt = 100 * time.Millisecond
+	m := &mux{recvWindow: &ReceiveWindow{Max: 64 << 20, Budget: NewWindowBudget(256 << 20)}}
+	ch := &channel{mux: m, tune: newWindowTuner(channelWindowSize)}
+	ch.tune.epochStart = time.Now().Add(-8 * rtt / 10)
+	if more := ch.grow(channelWindowSize); more != 0 {
+		t.Fatalf("grew by %d before the round trip was known", more)
+	}
+	m.rtt.note(rtt)
+	// Two windows in 0.8 round trips: 0.4 round trips per window.
+	if more := ch.grow(channelWindowSize); more != 7*channelWindowSize {
+		t.Errorf("grew by %d, want %d", more, 7*channelWindowSize)
+	}
+}
+
 // waitBudget waits for the channels' closing to return the budget.
 func waitBudget(t *testing.T, b *WindowBudget, want uint64) {
 	t.Helper()
