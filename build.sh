@@ -44,6 +44,7 @@ need_packages() {
   command -v setpriv >/dev/null || missing+=(util-linux)
   command -v ip >/dev/null || missing+=(iproute2)
   command -v patch >/dev/null || missing+=(patch) # third_party/update-x-crypto.sh
+  command -v gcc >/dev/null || missing+=(gcc libc6-dev) # its ssh/test's sshd_test_pw.so
   if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" != 0 ]; then
       echo "build.sh: please install: ${missing[*]}" >&2; exit 1
