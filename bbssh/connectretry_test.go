@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"bbssh/test/tcpserve"
+
 	"golang.org/x/crypto/ssh"
 )
 
@@ -25,39 +27,15 @@ type droppingServer struct {
 // start runs the server with config and returns its port.
 func (d *droppingServer) start(t *testing.T, config *ssh.ServerConfig) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
+	return tcpserve.Serve(t, func(c net.Conn) {
+		if d.accepted.Add(1) <= d.drop {
+			if d.reset {
+				c.(*net.TCPConn).SetLinger(0)
 			}
-			if d.accepted.Add(1) <= d.drop {
-				if d.reset {
-					c.(*net.TCPConn).SetLinger(0)
-				}
-				c.Close()
-				continue
-			}
-			go func() {
-				defer c.Close()
-				sc, chans, reqs, err := ssh.NewServerConn(c, config)
-				if err != nil {
-					return
-				}
-				defer sc.Close()
-				go ssh.DiscardRequests(reqs)
-				for ch := range chans {
-					ch.Reject(ssh.Prohibited, "no channels here")
-				}
-			}()
+			return
 		}
-	}()
-	return ln.Addr().(*net.TCPAddr).Port
+		serveSSHConn(c, config, refuseChannels)
+	})
 }
 
 func TestConnectRetriesEarlyDrops(t *testing.T) {

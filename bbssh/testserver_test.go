@@ -6,6 +6,8 @@ import (
 	"net"
 	"testing"
 
+	"bbssh/test/tcpserve"
+
 	"golang.org/x/crypto/ssh"
 )
 
@@ -41,38 +43,31 @@ func openServerConfig(t *testing.T) (*ssh.ServerConfig, ssh.Signer) {
 // after its handshake; the connection is closed when serve returns.
 func serveSSHWith(t *testing.T, config *ssh.ServerConfig, serve func(sc *ssh.ServerConn, chans <-chan ssh.NewChannel, reqs <-chan *ssh.Request)) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	return tcpserve.Serve(t, func(c net.Conn) { serveSSHConn(c, config, serve) })
+}
+
+// serveSSHConn runs the server side of one connection: the handshake,
+// then serve.
+func serveSSHConn(c net.Conn, config *ssh.ServerConfig, serve func(sc *ssh.ServerConn, chans <-chan ssh.NewChannel, reqs <-chan *ssh.Request)) {
+	sc, chans, reqs, err := ssh.NewServerConn(c, config)
 	if err != nil {
-		t.Fatal(err)
+		return
 	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				sc, chans, reqs, err := ssh.NewServerConn(c, config)
-				if err != nil {
-					return
-				}
-				defer sc.Close()
-				serve(sc, chans, reqs)
-			}()
-		}
-	}()
-	return ln.Addr().(*net.TCPAddr).Port
+	defer sc.Close()
+	serve(sc, chans, reqs)
 }
 
 // serveSSH runs an in-process SSH server with config that lets clients
 // in and refuses every channel; it returns the port.
 func serveSSH(t *testing.T, config *ssh.ServerConfig) int {
-	return serveSSHWith(t, config, func(_ *ssh.ServerConn, chans <-chan ssh.NewChannel, reqs <-chan *ssh.Request) {
-		go ssh.DiscardRequests(reqs)
-		for ch := range chans {
-			ch.Reject(ssh.Prohibited, "no channels here")
-		}
-	})
+	return serveSSHWith(t, config, refuseChannels)
+}
+
+// refuseChannels serves a connection that lets the client in and refuses
+// every channel.
+func refuseChannels(_ *ssh.ServerConn, chans <-chan ssh.NewChannel, reqs <-chan *ssh.Request) {
+	go ssh.DiscardRequests(reqs)
+	for ch := range chans {
+		ch.Reject(ssh.Prohibited, "no channels here")
+	}
 }

@@ -3,35 +3,19 @@ package delayrelay
 import (
 	"bytes"
 	"crypto/rand"
+	"fmt"
 	"io"
 	"net"
 	"testing"
 	"time"
+
+	"bbssh/test/tcpserve"
 )
 
-// echoServer echoes every connection until the client half-closes.
-func echoServer(t *testing.T) net.Listener {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				io.Copy(c, c)
-				c.(*net.TCPConn).CloseWrite()
-				io.Copy(io.Discard, c)
-				c.Close()
-			}()
-		}
-	}()
-	return ln
+// echoServer echoes every connection until the client half-closes and
+// returns its address.
+func echoServer(t *testing.T) string {
+	return fmt.Sprintf("127.0.0.1:%d", tcpserve.Serve(t, tcpserve.Echo))
 }
 
 func TestRelay(t *testing.T) {
@@ -44,10 +28,10 @@ func TestRelay(t *testing.T) {
 		{"40 ms", 40 * time.Millisecond, 8 << 20},
 		{"one byte, 100 ms", 100 * time.Millisecond, 1},
 	}
-	ln := echoServer(t)
+	target := echoServer(t)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r, err := Start(ln.Addr().String(), tt.rtt)
+			r, err := Start(target, tt.rtt)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -82,8 +66,8 @@ func TestRelay(t *testing.T) {
 
 // TestRelayClose ends open connections and the relay's goroutines.
 func TestRelayClose(t *testing.T) {
-	ln := echoServer(t)
-	r, err := Start(ln.Addr().String(), 20*time.Millisecond)
+	target := echoServer(t)
+	r, err := Start(target, 20*time.Millisecond)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"bbssh/test/tcpserve"
 )
 
 // The scripts in examples/ are run as a user would run them, with the
@@ -111,27 +113,6 @@ func readLineMatching(t *testing.T, r *bufio.Reader, re *regexp.Regexp, stderr *
 	return nil
 }
 
-// serveTCP serves each connection on 127.0.0.1 with handle until the test
-// ends; it returns the port.
-func serveTCP(t *testing.T, handle func(net.Conn)) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() { defer c.Close(); handle(c) }()
-		}
-	}()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 func TestExamples(t *testing.T) {
 	home := exampleHome(t)
 	env := exampleEnv(home, "BBSSH_POD="+podPath)
@@ -141,7 +122,7 @@ func TestExamples(t *testing.T) {
 	t.Run("db_tunnel", func(t *testing.T) {
 		// The "database" greets each client, as a PostgreSQL server would
 		// answer its startup message.
-		db := serveTCP(t, func(c net.Conn) { io.WriteString(c, "PG-READY 16.2\n") })
+		db := tcpserve.Serve(t, func(c net.Conn) { io.WriteString(c, "PG-READY 16.2\n") })
 		out, code := runExampleStatus(t, env, example("db_tunnel.clj"), "myhost", fmt.Sprintf("127.0.0.1:%d", db),
 			"--", "bash", "-c", "cat < /dev/tcp/127.0.0.1/{port}")
 		ran++

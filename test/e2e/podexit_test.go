@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"bbssh/test/tcpserve"
+
 	"bbssh/test/testbed"
 )
 
@@ -202,27 +204,7 @@ func (w *workload) check(t *testing.T, srv *testbed.Server, mark string) {
 
 // echoServer echoes every connection on 127.0.0.1 until the test ends;
 // it returns the port.
-func echoServer(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				io.Copy(c, c)
-			}()
-		}
-	}()
-	return ln.Addr().(*net.TCPAddr).Port
-}
+func echoServer(t *testing.T) int { return tcpserve.Serve(t, tcpserve.Echo) }
 
 // echoedConn connects to port and checks that a message comes back.
 func echoedConn(t *testing.T, port int) net.Conn {
