@@ -217,7 +217,9 @@ func handshakeError(err error, o *Options, plan *authPlan, interrupted bool, ctx
 	if errors.As(err, &e) {
 		return e
 	}
-	if interrupted {
+	// The connect's deadline may stop a prompt before the dialer notices
+	// it (interrupted): either way the connect timed out.
+	if interrupted || errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		return errorf(KindConnect, ctx.Err(), "connecting to %s timed out", o.Addr())
 	}
 	pe := plan.promptErr
