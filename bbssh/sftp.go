@@ -642,7 +642,9 @@ func (g *getter) file(remote, local string, fi os.FileInfo) error {
 	if err != nil {
 		return sftpError("get", remote, err)
 	}
-	defer rf.Close()
+	// Closing a handle read from cannot lose data, and its answer is one
+	// more round trip: the handle is closed while the download goes on.
+	defer func() { go rf.Close() }()
 	lf, err := os.OpenFile(local, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o666)
 	if err != nil {
 		return sftpError("get", remote, fmt.Errorf("create local %s: %w", local, err))
@@ -654,7 +656,13 @@ func (g *getter) file(remote, local string, fi os.FileInfo) error {
 		}
 	}
 	p := &progress{ctx: g.ctx, name: local, size: fi.Size(), fn: g.o.Progress}
-	if _, err := rf.WriteTo(progressWriter{p, lf}); err != nil {
+	var copyErr error
+	if fi.Mode().IsRegular() {
+		_, copyErr = fetch(g.ctx, rf, progressWriter{p, lf})
+	} else {
+		_, copyErr = rf.WriteTo(progressWriter{p, lf})
+	}
+	if err := copyErr; err != nil {
 		if ctxErr := g.ctx.Err(); ctxErr != nil {
 			err = ctxErr
 		}
