@@ -12,6 +12,12 @@ import (
 	"bbssh/test/testbed"
 )
 
+// scpAsOpenSSH are the pod's scp options that do what OpenSSH's scp does
+// without -p, which the benchmark runs: the pod's scp preserves times and
+// modes unless told not to (as bbssh 0.6 did), and the times record costs
+// a round trip of its own.
+const scpAsOpenSSH = "{:preserve-times? false :preserve-mode? false}"
+
 // measureTransfer times scp and sftp of a size-byte file each way through
 // the pod (its scp and sftp vars, copying in the pod) and through
 // OpenSSH's scp -O (the scp protocol) and sftp, on the same sshd.
@@ -51,14 +57,14 @@ func measureTransfer(p *podClient, srv *testbed.Server, cipher string, size int6
 	}
 	podScp := func(direction, from, to string) func() error {
 		return func() error {
-			command, err := p.invoke("pod.epiccastle.bbssh.pod.scp/command", fmt.Sprintf("[:%s %q {}]", direction, remote))
+			command, err := p.invoke("pod.epiccastle.bbssh.pod.scp/command", fmt.Sprintf("[:%s %q %s]", direction, remote, scpAsOpenSSH))
 			if err != nil {
 				return err
 			}
 			if direction == "to" {
-				_, err = p.invoke("pod.epiccastle.bbssh.pod.scp/send", fmt.Sprintf("[%s %s [{:path %q}] {}]", session, command, from))
+				_, err = p.invoke("pod.epiccastle.bbssh.pod.scp/send", fmt.Sprintf("[%s %s [{:path %q}] %s]", session, command, from, scpAsOpenSSH))
 			} else {
-				_, err = p.invoke("pod.epiccastle.bbssh.pod.scp/receive", fmt.Sprintf("[%s %s %q {}]", session, command, to))
+				_, err = p.invoke("pod.epiccastle.bbssh.pod.scp/receive", fmt.Sprintf("[%s %s %q %s]", session, command, to, scpAsOpenSSH))
 			}
 			return err
 		}
@@ -119,7 +125,7 @@ func measureTransfer(p *podClient, srv *testbed.Server, cipher string, size int6
 	}
 	var rows []execRow
 	for _, w := range ways {
-		r := execRow{name: fmt.Sprintf("%s, %d MiB (MB/s; OpenSSH: %s)", w.name, size>>20, map[bool]string{true: "scp -O", false: "sftp"}[strings.HasPrefix(w.name, "scp")]),
+		r := execRow{name: fmt.Sprintf("%s, %d MiB (MB/s; OpenSSH: %s)", w.name, size>>20, map[bool]string{true: "scp -O; neither keeps times", false: "sftp"}[strings.HasPrefix(w.name, "scp")]),
 			pod: median(w.podT), openssh: median(w.sshT), unit: "MB/s", higherIsBetter: true}
 		logf("%-70s pod %8.2f  openssh %8.2f %s  ratio %.2f", r.name, r.pod, r.openssh, r.unit, r.ratio())
 		rows = append(rows, r)

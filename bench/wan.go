@@ -30,7 +30,9 @@ import (
 type wanRow struct {
 	figure       string
 	rtt          time.Duration
-	pod, openssh float64 // MB/s
+	pod, openssh float64 // MB/s, the medians
+	podRuns      []float64
+	opensshRuns  []float64
 }
 
 // source is a TCP server that answers an 8-byte big-endian size with that
@@ -267,9 +269,9 @@ func measureWANAt(p *podClient, srv *testbed.Server, sk *sink, src *source, ciph
 			})},
 		{"scp download",
 			timed(func() error {
-				command, err := p.invoke("pod.epiccastle.bbssh.pod.scp/command", fmt.Sprintf("[:from %q {}]", file))
+				command, err := p.invoke("pod.epiccastle.bbssh.pod.scp/command", fmt.Sprintf("[:from %q %s]", file, scpAsOpenSSH))
 				if err == nil {
-					_, err = p.invoke("pod.epiccastle.bbssh.pod.scp/receive", fmt.Sprintf("[%s %s %q {}]", session, command, back))
+					_, err = p.invoke("pod.epiccastle.bbssh.pod.scp/receive", fmt.Sprintf("[%s %s %q %s]", session, command, back, scpAsOpenSSH))
 				}
 				return err
 			}),
@@ -305,8 +307,8 @@ func measureWANAt(p *podClient, srv *testbed.Server, sk *sink, src *source, ciph
 			}
 			podRates = append(podRates, float64(size)/d.Seconds()/1e6)
 		}
-		r := wanRow{figure: f.name, rtt: rtt, pod: median(podRates), openssh: median(sshRates)}
-		logf("WAN %3d ms %-34s pod %7.1f MB/s  openssh %7.1f MB/s  ratio %.2f", rtt.Milliseconds(), r.figure, r.pod, r.openssh, r.pod/r.openssh)
+		r := wanRow{figure: f.name, rtt: rtt, pod: median(podRates), openssh: median(sshRates), podRuns: podRates, opensshRuns: sshRates}
+		logf("WAN %3d ms %-34s pod %7.1f MB/s  openssh %7.1f MB/s  ratio %.2f  (runs: pod %s, openssh %s)", rtt.Milliseconds(), r.figure, r.pod, r.openssh, r.pod/r.openssh, rateList(podRates), rateList(sshRates))
 		rows = append(rows, r)
 	}
 	return rows, nil
@@ -433,13 +435,22 @@ func parseRTTs(s string) ([]time.Duration, error) {
 // writeWAN adds the WAN part to the report.
 func writeWAN(b *strings.Builder, cipher string, rows []wanRow, size int64, conc wanConcurrent, concSize int64) {
 	fmt.Fprintf(b, "\n## Wide-area paths (%s)\n\n", cipher)
-	fmt.Fprintf(b, "A user-space delay relay (test/delayrelay; no netem here) sits between the client and the sshd and adds the round trip: it reads as fast as data comes and releases each chunk after half the round trip, each way, so the path has latency and no bandwidth limit. %d MiB per transfer; the pod on one open session, OpenSSH's commands on one ControlMaster, forwards by `ssh -N`; the -R row's data is sent by a client on the server's side through the remote forward to the pod. Ratio: pod / OpenSSH.\n\n", size>>20)
-	fmt.Fprintf(b, "| figure | round trip | pod MB/s | OpenSSH MB/s | pod / OpenSSH |\n|---|---:|---:|---:|---:|\n")
+	fmt.Fprintf(b, "A user-space delay relay (test/delayrelay; no netem here) sits between the client and the sshd and adds the round trip: it reads as fast as data comes and releases each chunk after half the round trip, each way, so the path has latency and no bandwidth limit. %d MiB per transfer; the pod on one open session, OpenSSH's commands on one ControlMaster, forwards by `ssh -N`; scp on both sides without -p (the pod told not to keep times and modes, which it does by default); the -R row's data is sent by a client on the server's side through the remote forward to the pod. Ratio: pod / OpenSSH, of the medians; the runs are listed in the order they ran (a run far below the others is a stalled sshd: docs/performance.md).\n\n", size>>20)
+	fmt.Fprintf(b, "| figure | round trip | pod MB/s | OpenSSH MB/s | pod / OpenSSH | pod runs | OpenSSH runs |\n|---|---:|---:|---:|---:|---|---|\n")
 	for _, r := range rows {
-		fmt.Fprintf(b, "| %s | %d ms | %.1f | %.1f | %.2f |\n", r.figure, r.rtt.Milliseconds(), r.pod, r.openssh, r.pod/r.openssh)
+		fmt.Fprintf(b, "| %s | %d ms | %.1f | %.1f | %.2f | %s | %s |\n", r.figure, r.rtt.Milliseconds(), r.pod, r.openssh, r.pod/r.openssh, rateList(r.podRuns), rateList(r.opensshRuns))
 	}
 	if conc.streams > 0 {
 		fmt.Fprintf(b, "\n%d -L downloads of %d MiB at once at %d ms (a fresh pod; one ssh -N -L): pod %.1f MB/s in all, peak RSS %.1f MiB (%.1f before); OpenSSH %.1f MB/s, peak RSS %.1f MiB (%.1f before).\n",
 			conc.streams, concSize>>20, conc.rtt.Milliseconds(), conc.pod, conc.podRSS, conc.podIdle, conc.openssh, conc.sshRSS, conc.sshIdle)
 	}
+}
+
+// rateList formats the rates of each run, for the log.
+func rateList(rates []float64) string {
+	parts := make([]string, len(rates))
+	for i, r := range rates {
+		parts[i] = fmt.Sprintf("%.0f", r)
+	}
+	return strings.Join(parts, " ")
 }
