@@ -332,7 +332,9 @@ func (c *ExecChannel) setup(ctx context.Context, client *ssh.Client, sess *ssh.S
 	}
 	for _, kv := range env {
 		// A refused variable is ignored, as ssh does.
-		_ = sess.Setenv(kv[0], kv[1])
+		if err := sendEnv(sess, kv[0], kv[1]); err != nil {
+			return nil, errorf(KindExec, err, "environment variable %s", truncate(kv[0], 64))
+		}
 	}
 	if pty {
 		if len(modes) == 0 {

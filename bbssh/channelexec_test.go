@@ -16,17 +16,22 @@ import (
 )
 
 // recordingServer is an in-process SSH server whose session channels
-// record every request; "exec cat" echoes stdin to stdout, writes "oops"
+// record every request (its type, "?" when it wants a reply, and its
+// payload); "exec cat" echoes stdin to stdout, writes "oops"
 // to stderr and exits 3; "exec hang" runs until the client closes.
 type recordingServer struct {
 	mu   sync.Mutex
-	reqs []string // "type payload-as-text"
+	reqs []string // "type[?] payload-as-text"
 }
 
 func (r *recordingServer) record(req *ssh.Request) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.reqs = append(r.reqs, req.Type+" "+describePayload(req))
+	kind := req.Type
+	if req.WantReply {
+		kind += "?"
+	}
+	r.reqs = append(r.reqs, kind+" "+describePayload(req))
 }
 
 func (r *recordingServer) requests() []string {
@@ -195,7 +200,9 @@ func TestExecChannelSendsWhatWasSet(t *testing.T) {
 	if st := c.State(); st.Connected || !st.Closed || !st.EOF || st.Exit != 3 {
 		t.Errorf("state after the end: %+v", st)
 	}
-	want := []string{"env B=3", "env A=1", "pty-req xterm 100 30 800 600 5.....", "exec cat", "window-change 120 40 0 0"}
+	// Environment variables ask for no reply, as ssh's do: a refused
+	// one is ignored either way, and the answer would cost a round trip.
+	want := []string{"env B=3", "env A=1", "pty-req? xterm 100 30 800 600 5.....", "exec? cat", "window-change 120 40 0 0"}
 	got := srv.requests()
 	if strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("server saw\n%q\nwant\n%q", got, want)

@@ -123,13 +123,22 @@ func (o ExecOptions) validate() error {
 	return checkLen("terminal type", o.Term, MaxHostLen)
 }
 
+// sendEnv asks the server to set name to value for the session's command,
+// without asking for a reply, as OpenSSH's ssh sends it: sshd accepts
+// only the names its AcceptEnv lists and ignores the others, which ssh
+// never learns either. Session.Setenv waits a round trip for the answer.
+func sendEnv(sess *ssh.Session, name, value string) error {
+	_, err := sess.SendRequest("env", false, ssh.Marshal(&struct{ Name, Value string }{name, value}))
+	return err
+}
+
 func (p *Process) setup(client *ssh.Client, o ExecOptions) error {
 	sess := p.ssh
 	for k, v := range o.Env {
-		if err := sess.Setenv(k, v); err != nil {
-			// OpenSSH ignores refused variables with a debug message;
-			// so do we, the command still runs.
-			continue
+		// A refused variable is ignored, as ssh does; so, as ssh, the
+		// request asks for no reply and costs no round trip.
+		if err := sendEnv(sess, k, v); err != nil {
+			return errorf(KindExec, err, "environment variable %s", truncate(k, 64))
 		}
 	}
 	if o.Pty {
