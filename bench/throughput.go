@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"bbssh/test/tcpserve"
 	"bbssh/test/testbed"
 )
 
@@ -29,22 +30,13 @@ func startSink() (*sink, error) {
 	if err != nil {
 		return nil, err
 	}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				buf := make([]byte, 256<<10)
-				n, _ := io.CopyBuffer(io.Discard, struct{ io.Reader }{c}, buf)
-				var reply [8]byte
-				binary.BigEndian.PutUint64(reply[:], uint64(n))
-				c.Write(reply[:])
-			}()
-		}
-	}()
+	tcpserve.Accept(ln, func(c net.Conn) {
+		buf := make([]byte, 256<<10)
+		n, _ := io.CopyBuffer(io.Discard, struct{ io.Reader }{c}, buf)
+		var reply [8]byte
+		binary.BigEndian.PutUint64(reply[:], uint64(n))
+		c.Write(reply[:])
+	})
 	return &sink{ln: ln}, nil
 }
 

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"bbssh/test/delayrelay"
+	"bbssh/test/tcpserve"
 	"bbssh/test/testbed"
 )
 
@@ -44,28 +45,19 @@ func startSource() (*source, error) {
 	if err != nil {
 		return nil, err
 	}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
+	tcpserve.Accept(ln, func(c net.Conn) {
+		var req [8]byte
+		if _, err := io.ReadFull(c, req[:]); err != nil {
+			return
+		}
+		for left := int64(binary.BigEndian.Uint64(req[:])); left > 0; {
+			chunk := payload[:min(left, int64(len(payload)))]
+			if _, err := c.Write(chunk); err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				var req [8]byte
-				if _, err := io.ReadFull(c, req[:]); err != nil {
-					return
-				}
-				for left := int64(binary.BigEndian.Uint64(req[:])); left > 0; {
-					chunk := payload[:min(left, int64(len(payload)))]
-					if _, err := c.Write(chunk); err != nil {
-						return
-					}
-					left -= int64(len(chunk))
-				}
-			}()
+			left -= int64(len(chunk))
 		}
-	}()
+	})
 	return &source{ln: ln}, nil
 }
 

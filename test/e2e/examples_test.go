@@ -190,19 +190,10 @@ func TestExamples(t *testing.T) {
 		defer ln.Close()
 		os.Chmod(dockerSock, 0o666)
 		os.Chmod(dir, 0o755)
-		go func() {
-			for {
-				c, err := ln.Accept()
-				if err != nil {
-					return
-				}
-				go func() {
-					defer c.Close()
-					line, _ := bufio.NewReader(c).ReadString('\n')
-					fmt.Fprintf(c, "docker answers %s", line)
-				}()
-			}
-		}()
+		tcpserve.Accept(ln, func(c net.Conn) {
+			line, _ := bufio.NewReader(c).ReadString('\n')
+			fmt.Fprintf(c, "docker answers %s", line)
+		})
 		cmd, stdin, stdout, stderr := interactiveExample(t, env, example("docker_socket.clj"), "myhost", dockerSock)
 		ran++
 		m := readLineMatching(t, stdout, regexp.MustCompile(`^DOCKER_HOST=unix://(\S+)`), stderr)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -14,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"bbssh/test/tcpserve"
 )
 
 // cmdTimeout bounds every external command a test runs.
@@ -277,21 +280,7 @@ func TestLocalForward(t *testing.T) {
 // address.
 func startEcho(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() { defer c.Close(); _, _ = io.Copy(c, c) }()
-		}
-	}()
-	return l.Addr().String()
+	return fmt.Sprintf("127.0.0.1:%d", tcpserve.Serve(t, tcpserve.Echo))
 }
 
 func TestRestart(t *testing.T) {
