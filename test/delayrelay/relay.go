@@ -18,7 +18,7 @@ import (
 )
 
 // chunkSize is the most the relay reads at once.
-const chunkSize = 256 << 10
+const chunkSize = 1 << maxChunkShift
 
 // Relay accepts connections on 127.0.0.1 and relays each to a target
 // address with a fixed delay each way.
@@ -31,6 +31,8 @@ type Relay struct {
 	conns  map[net.Conn]struct{}
 	closed bool
 	wg     sync.WaitGroup
+
+	chunks chunkPools
 }
 
 // Start listens on a free port of 127.0.0.1 and relays every connection to
@@ -177,7 +179,9 @@ func (r *Relay) pipe(dst, src net.Conn) {
 				dst.Close()
 				return
 			}
-			if _, err := dst.Write(c.data); err != nil {
+			_, err := dst.Write(c.data)
+			r.chunks.put(c.data)
+			if err != nil {
 				dst.Close()
 				src.Close()
 				// Drain what the reader still queues until it ends.
@@ -188,15 +192,20 @@ func (r *Relay) pipe(dst, src net.Conn) {
 			}
 		}
 	}()
-	// One read buffer; each chunk is a copy of what one read returned,
-	// so the relay's memory and its cost follow the data in flight, not
-	// the number of reads (a fresh chunkSize buffer per read would make
-	// the relay, not the path, the bandwidth limit).
+	// One read buffer; each chunk is a copy of what one read returned
+	// into a recycled buffer of its size class, so the relay's memory
+	// follows the data in flight, not the number of reads (a fresh
+	// chunkSize buffer per read would make the relay, not the path, the
+	// bandwidth limit), and the relay allocates nothing in the steady
+	// state: fresh memory per chunk (page faults, the collector) made it
+	// fall behind a fast sender, which a path does not do.
 	buf := make([]byte, chunkSize)
 	for {
 		n, err := src.Read(buf)
 		if n > 0 {
-			q.push(chunk{data: append([]byte(nil), buf[:n]...), due: time.Now().Add(r.oneWay)})
+			data := r.chunks.get(n)
+			copy(data, buf[:n])
+			q.push(chunk{data: data, due: time.Now().Add(r.oneWay)})
 		}
 		if err != nil {
 			q.push(chunk{due: time.Now().Add(r.oneWay), err: err})

@@ -89,3 +89,29 @@ func TestRelayClose(t *testing.T) {
 		t.Fatalf("read %d bytes after Close, want the connection closed", n)
 	}
 }
+
+// TestChunkPools checks the size classes of the relay's chunk buffers: a
+// chunk has its length and room for at most twice as much, from 4 KiB,
+// and a buffer given back serves the next chunk of its class.
+func TestChunkPools(t *testing.T) {
+	var pools chunkPools
+	for _, tt := range []struct {
+		n, wantCap int
+	}{
+		{1, 4 << 10},
+		{4 << 10, 4 << 10},
+		{4<<10 + 1, 8 << 10},
+		{100 << 10, 128 << 10},
+		{128<<10 + 1, chunkSize},
+		{chunkSize, chunkSize},
+	} {
+		b := pools.get(tt.n)
+		if len(b) != tt.n || cap(b) != tt.wantCap {
+			t.Errorf("get(%d): len %d cap %d, want len %d cap %d", tt.n, len(b), cap(b), tt.n, tt.wantCap)
+		}
+		pools.put(b)
+		if again := pools.get(tt.n); len(again) != tt.n || cap(again) != tt.wantCap {
+			t.Errorf("get(%d) after put: len %d cap %d", tt.n, len(again), cap(again))
+		}
+	}
+}
