@@ -30,43 +30,67 @@ const (
 	bulkReadSize = 256 << 10
 )
 
-// The bulk packets a cipher decrypts into come from packetPool; a
+// The bulk packets a cipher decrypts into come from packetPools; a
 // channel's buffer gives a data packet back once its data was read.
 // Other packets are left to the collector, as before. A packet given back
 // starts after the padding-length byte the cipher cut off, so a pooled
 // buffer comes back a byte shorter each time; it serves until it is too
-// short for a packet, some 700 packets.
+// short for a packet of its class, some 700 packets.
+//
+// There is a pool for each size of data packet a channel may take
+// (maxpacket.go), so that a 32 KiB packet held in a channel's buffer does
+// not pin a buffer made for 128 KiB.
 const (
 	packetPoolCap = channelMaxPacket + 1024
-	// minPooledCap is the smallest buffer the pool takes back.
-	minPooledCap = channelMaxPacket + 64
+	// packetClasses is the number of pools: buffers of packetPoolCap,
+	// then of twice as much data each, up to maxReceivePacket.
+	packetClasses = 3
 )
 
-var packetPool = sync.Pool{New: func() any {
-	b := make([]byte, packetPoolCap)
-	return &b
-}}
+var packetPools [packetClasses]sync.Pool
+
+// packetClassCap returns the capacity of the buffers of class i:
+// packetPoolCap for class 0.
+func packetClassCap(i int) int {
+	return channelMaxPacket<<i + 1024
+}
+
+// packetClassMin returns the smallest buffer class i takes back.
+func packetClassMin(i int) int {
+	return channelMaxPacket<<i + 64
+}
 
 // newPacket returns an empty buffer to decrypt a packet of length bytes
 // into, with room for an AEAD tag after it.
 func newPacket(length int) []byte {
 	need := length + poly1305.TagSize
-	if length >= bulkPacketSize && need <= packetPoolCap {
-		if b := *packetPool.Get().(*[]byte); cap(b) >= need {
-			return b[:0]
+	if length >= bulkPacketSize {
+		for i := range packetPools {
+			c := packetClassCap(i)
+			if need > c {
+				continue
+			}
+			if b, ok := packetPools[i].Get().(*[]byte); ok && cap(*b) >= need {
+				return (*b)[:0]
+			}
+			return make([]byte, 0, c)
 		}
-		return make([]byte, 0, packetPoolCap)
 	}
 	return make([]byte, 0, need)
 }
 
-// freePacket gives p to the packet pool if it is large enough to hold
-// another bulk packet. No one may use p after: only the channel buffer
-// that held a data packet's contents calls it, once they were read.
+// freePacket gives p to the packet pool of its class if it is large
+// enough to hold another packet of that class. No one may use p after:
+// only the channel buffer that held a data packet's contents calls it,
+// once they were read.
 func freePacket(p []byte) {
-	if c := cap(p); c >= minPooledCap && c <= packetPoolCap {
-		p = p[:c]
-		packetPool.Put(&p)
+	c := cap(p)
+	for i := range packetPools {
+		if c >= packetClassMin(i) && c <= packetClassCap(i) {
+			p = p[:c]
+			packetPools[i].Put(&p)
+			return
+		}
 	}
 }
 

@@ -103,7 +103,7 @@ func TestBulkChannelData(t *testing.T) {
 // the pool got back buffers a byte shorter each time.
 func TestNewPacket(t *testing.T) {
 	for round := range 2000 {
-		for _, length := range []int{1, 100, bulkPacketSize - 1, bulkPacketSize, channelMaxPacket + 13, channelMaxPacket + 300, packetPoolCap, maxPacket} {
+		for _, length := range []int{1, 100, bulkPacketSize - 1, bulkPacketSize, channelMaxPacket + 13, channelMaxPacket + 300, packetPoolCap, 64<<10 + 13, packetClassCap(1), maxReceivePacket + 13, packetClassCap(2), maxPacket} {
 			p := newPacket(length)
 			if len(p) != 0 || cap(p) < length+16 {
 				t.Fatalf("round %d: newPacket(%d) has len %d cap %d", round, length, len(p), cap(p))

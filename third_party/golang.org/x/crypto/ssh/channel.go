@@ -328,7 +328,7 @@ func (ch *channel) handleData(packet []byte) error {
 	if length == 0 {
 		return nil
 	}
-	if length > channelMaxPacket {
+	if length > ch.mux.maxPacket {
 		// TODO(hanwen): should send Disconnect?
 		return errors.New("ssh: incoming packet exceeds maximum payload size")
 	}
@@ -576,7 +576,7 @@ func (ch *channel) Accept() (Channel, <-chan *Request, error) {
 		PeersID:       ch.remoteId,
 		MyID:          ch.localId,
 		MyWindow:      ch.myWindow,
-		MaxPacketSize: channelMaxPacket,
+		MaxPacketSize: ch.mux.maxPacket,
 	}
 	ch.decided = true
 	ch.established.Store(true)

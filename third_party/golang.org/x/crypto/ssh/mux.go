@@ -123,6 +123,9 @@ type mux struct {
 	// rtt is the connection's round trip it uses (window.go).
 	recvWindow *ReceiveWindow
 	rtt        roundTrip
+	// maxPacket is the largest data packet the channels accept
+	// (maxpacket.go).
+	maxPacket uint32
 }
 
 // When debugging, each new chanList instantiation has a different
@@ -148,6 +151,7 @@ func newMux(p packetConn) *mux {
 func newMuxWindow(p packetConn, rw *ReceiveWindow) *mux {
 	m := &mux{
 		recvWindow:       rw,
+		maxPacket:        rw.maxPacket(),
 		conn:             p,
 		incomingChannels: make(chan NewChannel, chanSize),
 		globalResponses:  make(chan interface{}, 1),
@@ -381,7 +385,7 @@ func (m *mux) openChannel(chanType string, extra []byte) (*channel, error) {
 	open := channelOpenMsg{
 		ChanType:         chanType,
 		PeersWindow:      ch.myWindow,
-		MaxPacketSize:    channelMaxPacket,
+		MaxPacketSize:    m.maxPacket,
 		TypeSpecificData: extra,
 		PeersID:          ch.localId,
 	}

@@ -34,6 +34,11 @@ type ReceiveWindow struct {
 	// Budget bounds the growth of all channels that share it, across
 	// connections. Nil disables growth.
 	Budget *WindowBudget
+
+	// MaxPacket is the largest data packet a channel accepts, told to
+	// the peer when the channel opens, at most 128 KiB (maxpacket.go).
+	// Zero, or anything up to 32 KiB, keeps upstream's 32 KiB.
+	MaxPacket uint32
 }
 
 // maxReceiveWindow bounds ReceiveWindow.Max, far from the 32-bit window
