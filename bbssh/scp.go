@@ -615,7 +615,9 @@ func (s *scpSender) sendDir(path, name string, fi fs.FileInfo, mode os.FileMode,
 // symbolic links below localPath, sizes over 1 PiB and malformed lines.
 // Such a refusal is a KindExec error wrapping an *ScpError with Code 0; the
 // remote is told with a fatal status. A file cut short may be left partly
-// written.
+// written. Each record is answered before it arrives (okAhead), which
+// saves a round trip per file; a refused record's data may then already
+// be on its way, and is dropped with the channel.
 //
 // An error or warning from the remote (status 1, such as "scp: x: No such
 // file or directory") is returned as a KindExec error wrapping an *ScpError
@@ -657,6 +659,9 @@ type scpSink struct {
 	times     *scpTimes     // from a T record, for the next C or D
 	entries   int           // top-level entries received
 	warning   *ScpError     // the first status 1 message
+	// ahead is set while the remote holds a 0 status for a record
+	// header it has not sent yet (okAhead).
+	ahead bool
 }
 
 // scpSinkDir is a directory being received; its mode and times are
@@ -668,9 +673,39 @@ type scpSinkDir struct {
 	times *scpTimes
 }
 
-// ok sends a 0 status.
+// ok answers the record or the file data just received with a 0 status,
+// unless that status was sent ahead of the record.
 func (s *scpSink) ok() error {
-	if _, err := s.w.Write([]byte{0}); err != nil {
+	if s.ahead {
+		s.ahead = false
+		return nil
+	}
+	return s.write([]byte{0})
+}
+
+// okAhead answers like ok and also sends the 0 status of the next record
+// header (T, C, D or E) before it arrives: the remote, which reads one
+// status after each record header and after each file's data, then sends
+// a file's data without waiting a round trip for its C record's answer. A
+// status for the end of a file's data is never sent ahead: it says that
+// the data was written. When the next record is refused (a bad name, a
+// file that cannot be created) the remote, told it could go on, reads
+// the refusal as its next status, and the channel is closed.
+func (s *scpSink) okAhead() error {
+	if s.ahead {
+		// The answer went ahead; this is only the next one. The remote
+		// may have finished and gone already, so a failed write is no
+		// error: a remote that is still there and needed it fails the
+		// next read.
+		s.w.Write([]byte{0})
+		return nil
+	}
+	s.ahead = true
+	return s.write([]byte{0, 0})
+}
+
+func (s *scpSink) write(status []byte) error {
+	if _, err := s.w.Write(status); err != nil {
 		return errorf(KindExec, err, "scp: receiving into %s", s.root)
 	}
 	return nil
@@ -695,7 +730,8 @@ func (s *scpSink) closed(err error, where string) error {
 }
 
 func (s *scpSink) run() error {
-	if err := s.ok(); err != nil {
+	// The remote waits for a first status before its first record.
+	if err := s.okAhead(); err != nil {
 		return err
 	}
 	for {
@@ -798,7 +834,7 @@ func (s *scpSink) timesRecord(line string) error {
 		v[i] = n
 	}
 	s.times = &scpTimes{mtime: time.Unix(v[0], v[1]*1000), atime: time.Unix(v[2], v[3]*1000)}
-	return s.ok()
+	return s.okAhead()
 }
 
 // entry parses the rest of a C or D record: "<octal mode> <size> <name>".
@@ -927,7 +963,7 @@ func (s *scpSink) file(line string) error {
 	if werr != nil {
 		return s.local(werr, path)
 	}
-	return s.ok()
+	return s.okAhead()
 }
 
 func (s *scpSink) dir(line string) error {
@@ -963,7 +999,7 @@ func (s *scpSink) dir(line string) error {
 		return s.local(err, path)
 	}
 	s.stack = append(s.stack, d)
-	return s.ok()
+	return s.okAhead()
 }
 
 func (s *scpSink) leave(line string) error {
@@ -989,5 +1025,5 @@ func (s *scpSink) leave(line string) error {
 			return s.local(err, d.path)
 		}
 	}
-	return s.ok()
+	return s.okAhead()
 }

@@ -20,10 +20,20 @@ import (
 )
 
 // scpPair runs ScpSend and ScpReceive against each other through two
-// pipes, as the local and remote ends of an exec channel would be.
+// pipes, as the local and remote ends of an exec channel would be: OS
+// pipes, which like a channel hold what was written before it is read
+// (the sink answers records before they arrive).
 func scpPair(ctx context.Context, sources []ScpSource, so, ro ScpOptions, local string) (sendErr, recvErr error) {
-	toSinkR, toSinkW := io.Pipe()
-	toSrcR, toSrcW := io.Pipe()
+	toSinkR, toSinkW, err := os.Pipe()
+	if err != nil {
+		return err, err
+	}
+	toSrcR, toSrcW, err := os.Pipe()
+	if err != nil {
+		toSinkR.Close()
+		toSinkW.Close()
+		return err, err
+	}
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() {
@@ -444,6 +454,94 @@ func TestScpReceiveWarningThenFiles(t *testing.T) {
 	}
 	if b, err := os.ReadFile(filepath.Join(target, "b")); err != nil || string(b) != "x" {
 		t.Errorf("b: %q, %v", b, err)
+	}
+}
+
+// TestScpReceiveAnswersAhead plays the remote scp strictly: before each
+// step it waits for the statuses the sink must have sent by then. The
+// sink answers every record header before it arrives, so the remote
+// sends a file's data without waiting a round trip for its C record's
+// answer; the status after a file's data is never sent ahead.
+func TestScpReceiveAnswersAhead(t *testing.T) {
+	type step struct {
+		statuses int // read before sending
+		send     string
+	}
+	for _, tt := range []struct {
+		name  string
+		o     ScpOptions
+		steps []step
+		want  map[string]string
+	}{
+		{"one file", ScpOptions{}, []step{
+			{2, "C0644 5 f\nhello\x00"},
+			{1, ""},
+		}, map[string]string{"f": "hello"}},
+		{"two files", ScpOptions{}, []step{
+			{2, "C0644 1 a\nA\x00"},
+			{2, "C0644 2 b\nBB\x00"},
+			{1, ""},
+		}, map[string]string{"a": "A", "b": "BB"}},
+		{"times", ScpOptions{PreserveTimes: true}, []step{
+			{2, "T1600000000 0 1600000000 0\n"},
+			{1, "C0644 3 f\nabc\x00"},
+			{1, ""},
+		}, map[string]string{"f": "abc"}},
+		{"directory", ScpOptions{Recursive: true}, []step{
+			{2, "D0755 0 d\n"},
+			{1, "C0644 1 g\nG\x00"},
+			{2, "E\n"},
+			{1, ""},
+		}, map[string]string{"d/g": "G"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			toSinkR, toSinkW, err := os.Pipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			toSrcR, toSrcW, err := os.Pipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer toSrcR.Close()
+			target := t.TempDir()
+			if len(tt.want) == 1 && !tt.o.Recursive {
+				target = filepath.Join(target, "f")
+			}
+			done := make(chan error, 1)
+			go func() {
+				err := ScpReceive(context.Background(), toSrcW, toSinkR, target, tt.o)
+				toSrcW.Close()
+				toSinkR.Close()
+				done <- err
+			}()
+			for i, st := range tt.steps {
+				toSrcR.SetReadDeadline(time.Now().Add(5 * time.Second))
+				got := make([]byte, st.statuses)
+				if _, err := io.ReadFull(toSrcR, got); err != nil {
+					t.Fatalf("step %d: waiting for %d statuses: %v", i, st.statuses, err)
+				}
+				if !bytes.Equal(got, make([]byte, st.statuses)) {
+					t.Fatalf("step %d: statuses %q", i, got)
+				}
+				if _, err := io.WriteString(toSinkW, st.send); err != nil {
+					t.Fatal(err)
+				}
+			}
+			toSinkW.Close()
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			for name, data := range tt.want {
+				path := filepath.Join(target, filepath.FromSlash(name))
+				if len(tt.want) == 1 && !tt.o.Recursive {
+					path = target
+				}
+				if b, err := os.ReadFile(path); err != nil || string(b) != data {
+					t.Errorf("%s: %q, %v", name, b, err)
+				}
+			}
+		})
 	}
 }
 
