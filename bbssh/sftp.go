@@ -44,22 +44,25 @@ type SftpClient struct {
 	release func()       // gives back the channel's place under the server's limit; may be nil
 }
 
-// sftpClientOptions are the options every SftpClient uses: pipelined
-// reads and writes, so that File.WriteTo and File.ReadFrom keep many
-// requests in flight instead of paying one round trip per 32 KiB.
-// sftpRequests of 32 KiB in flight (16 MiB) let a download fill a
-// receive window grown to the path (window.go): pkg/sftp's default of 64
-// (2 MiB) is the same one-window-per-round-trip wall as a fixed window.
-func sftpClientOptions() []sftp.ClientOption {
+// sftpClientOptions are the options every SftpClient uses: requests of
+// requestSize bytes (sftplimits.go), and pipelined reads and writes, so
+// that File.WriteTo and File.ReadFrom keep sftpInFlight bytes of requests
+// in flight instead of paying one round trip per request. 16 MiB in
+// flight let a transfer fill a receive window grown to the path
+// (window.go): pkg/sftp's default of 64 requests of 32 KiB (2 MiB) is the
+// same one-window-per-round-trip wall as a fixed window.
+func sftpClientOptions(requestSize int) []sftp.ClientOption {
 	return []sftp.ClientOption{
+		sftp.MaxPacketUnchecked(requestSize),
 		sftp.UseConcurrentReads(true),
 		sftp.UseConcurrentWrites(true),
-		sftp.MaxConcurrentRequestsPerFile(sftpRequests),
+		sftp.MaxConcurrentRequestsPerFile(max(sftpInFlight/requestSize, 1)),
 	}
 }
 
-// sftpRequests is the number of requests one file transfer keeps in flight.
-const sftpRequests = 512
+// sftpInFlight is the number of bytes of requests one file transfer keeps
+// in flight (fetch, for downloads of regular files, keeps fetchInFlight).
+const sftpInFlight = 16 << 20
 
 // NewSftpClient starts the sftp subsystem on client, with concurrent reads
 // and writes enabled for speed. The session is opened here rather than by
@@ -92,7 +95,7 @@ func startSftp(sess *ssh.Session) (*SftpClient, error) {
 		sess.Close()
 		return nil, errorf(KindSftp, err, "sftp: start subsystem")
 	}
-	sc, err := sftp.NewClientPipe(r, w, sftpClientOptions()...)
+	sc, err := newSftpClient(r, w)
 	if err != nil {
 		sess.Close()
 		return nil, errorf(KindSftp, err, "sftp: start subsystem: the server did not answer as an sftp server (a ForceCommand, or a login script that prints)")
@@ -100,10 +103,27 @@ func startSftp(sess *ssh.Session) (*SftpClient, error) {
 	return &SftpClient{sc: sc, sess: sess}, nil
 }
 
+// newSftpClient starts SFTP on r and w: the handshake, with the server's
+// limits, then pkg/sftp with requests as large as they allow.
+func newSftpClient(r io.Reader, w io.WriteCloser) (*sftp.Client, error) {
+	version, lim, err := sftpHandshake(r, w)
+	if err != nil {
+		w.Close()
+		return nil, err
+	}
+	return newSftpClientPipeOver(newSftpReplay(r, w, version), sftpRequestSize(lim))
+}
+
+// newSftpClientPipeOver starts pkg/sftp on rw after the handshake, with
+// requests of requestSize bytes.
+func newSftpClientPipeOver(rw *sftpReplay, requestSize int) (*sftp.Client, error) {
+	return sftp.NewClientPipe(rw, rw, sftpClientOptions(requestSize)...)
+}
+
 // newSftpClientPipe builds an SftpClient over a reader and writer that
 // speak the SFTP protocol, such as pipes to an in-process sftp.Server.
 func newSftpClientPipe(r io.Reader, w io.WriteCloser) (*SftpClient, error) {
-	sc, err := sftp.NewClientPipe(r, w, sftpClientOptions()...)
+	sc, err := newSftpClient(r, w)
 	if err != nil {
 		return nil, errorf(KindSftp, err, "sftp: start")
 	}

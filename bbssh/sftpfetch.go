@@ -10,13 +10,16 @@ import (
 // Downloads of regular files. pkg/sftp's File.WriteTo asks the server for
 // the file's size (an fstat) before its first read, to size its
 // pipeline: one round trip more than a download needs, since Get has
-// stat'ed the file already. fetch keeps the same number of 32 KiB read
-// requests in flight (sftpRequests) as File.WriteTo, as fetchDepth
-// concurrent ReadAt calls of fetchChunk bytes each, which pkg/sftp splits
-// into concurrent requests.
+// stat'ed the file already. fetch keeps fetchInFlight bytes of read
+// requests in flight, as fetchDepth concurrent ReadAt calls of fetchChunk
+// bytes each, which pkg/sftp splits into concurrent requests. 32 MiB in
+// flight carry about 330 MB/s at 100 ms round trip; the 16 MiB of
+// File.WriteTo (sftpInFlight) held a download at 100 ms to about half of
+// what the channel carried (bench/RESULTS.md, WAN part).
 const (
-	fetchChunk = 1 << 20
-	fetchDepth = sftpRequests * (32 << 10) / fetchChunk
+	fetchChunk    = 1 << 20
+	fetchInFlight = 32 << 20
+	fetchDepth    = fetchInFlight / fetchChunk
 	// fetchWrite is the most written to the destination at once, so that
 	// progress reports and cancellation stay fine-grained.
 	fetchWrite = 256 << 10
