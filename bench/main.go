@@ -40,7 +40,7 @@ func run() error {
 	ciphers := flag.String("ciphers", "aes128-gcm@openssh.com,chacha20-poly1305@openssh.com", "ciphers of the forward throughput part")
 	directions := flag.String("forwards", "L,R", "forward directions of the throughput part")
 	wanRTTs := flag.String("wan-rtts", "0,10,50,100", "round trips (ms) of the wan part's delay relay")
-	wanMiB := flag.Int64("wan-mib", 128, "MiB per transfer of the wan part")
+	wanMiB := flag.Int64("wan-mib", 256, "MiB per transfer of the wan part")
 	wanStreams := flag.Int("wan-streams", 8, "downloads at once in the wan part's memory figure")
 	wanStreamMiB := flag.Int64("wan-stream-mib", 64, "MiB per download of the wan part's memory figure")
 	wanStreamRTT := flag.Int("wan-stream-rtt", 50, "round trip (ms) of the wan part's memory figure")
