@@ -56,13 +56,18 @@ func sftpClientOptions(requestSize int) []sftp.ClientOption {
 		sftp.MaxPacketUnchecked(requestSize),
 		sftp.UseConcurrentReads(true),
 		sftp.UseConcurrentWrites(true),
-		sftp.MaxConcurrentRequestsPerFile(max(sftpInFlight/requestSize, 1)),
+		sftp.MaxConcurrentRequestsPerFile(min(max(sftpInFlight/requestSize, 1), sftpMaxRequests)),
 	}
 }
 
 // sftpInFlight is the number of bytes of requests one file transfer keeps
-// in flight (fetch, for downloads of regular files, keeps fetchInFlight).
-const sftpInFlight = 16 << 20
+// in flight (fetch, for downloads of regular files, keeps fetchInFlight),
+// in at most sftpMaxRequests requests (a server that takes only small
+// ones gets fewer bytes in flight rather than thousands of requests).
+const (
+	sftpInFlight    = 16 << 20
+	sftpMaxRequests = 1024
+)
 
 // NewSftpClient starts the sftp subsystem on client, with concurrent reads
 // and writes enabled for speed. The session is opened here rather than by

@@ -55,8 +55,8 @@ func sftpRequestSize(lim sftpLimits) int {
 		}
 	}
 	// A write request carries its handle and offsets besides the data.
-	if lim.packet > 0 && lim.packet < n+1024 {
-		n = max(lim.packet, 2048) - 1024
+	if lim.packet > 1024 && lim.packet-1024 < n {
+		n = lim.packet - 1024
 	}
 	return int(n)
 }

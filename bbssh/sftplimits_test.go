@@ -26,7 +26,8 @@ func TestSftpRequestSize(t *testing.T) {
 		{"smaller reads", sftpLimits{read: 64 << 10}, 64 << 10},
 		{"smaller writes", sftpLimits{read: 200 << 10, write: 100 << 10}, 100 << 10},
 		{"packet bounds writes", sftpLimits{packet: 64 << 10, read: 255 << 10, write: 255 << 10}, 63 << 10},
-		{"tiny", sftpLimits{packet: 100, read: 100, write: 100}, 1024},
+		{"tiny", sftpLimits{packet: 100, read: 100, write: 100}, 100},
+		{"small packet", sftpLimits{packet: 4096, read: 64 << 10}, 3072},
 	} {
 		if got := sftpRequestSize(tt.lim); got != tt.want {
 			t.Errorf("%s: %d, want %d", tt.name, got, tt.want)
