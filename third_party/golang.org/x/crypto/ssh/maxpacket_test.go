@@ -75,7 +75,8 @@ func TestDataPacketLimit(t *testing.T) {
 // server of which one asks for larger packets: the other side learns the
 // size when the channel opens and sends packets that large (a stream
 // written 100 KiB at a time arrives whole), and the one that asked for
-// nothing keeps 32 KiB.
+// nothing keeps 32 KiB; with an AEAD cipher (pooled packet buffers of
+// each class) and with one that copies.
 func TestMaxPacketAdvertised(t *testing.T) {
 	for _, tt := range []struct {
 		name            string
@@ -84,20 +85,27 @@ func TestMaxPacketAdvertised(t *testing.T) {
 		clientOpens     bool
 		wantClientSends uint32 // the server's size, as the client learned it
 		wantServerSends uint32 // the client's size, as the server learned it
+		cipher          string // "" for the default
 	}{
-		{"client asks, client opens", maxReceivePacket, 0, true, channelMaxPacket, maxReceivePacket},
-		{"client asks, server opens", maxReceivePacket, 0, false, channelMaxPacket, maxReceivePacket},
-		{"server asks, client opens", 0, 64 << 10, true, 64 << 10, channelMaxPacket},
-		{"neither asks", 0, 0, true, channelMaxPacket, channelMaxPacket},
+		{"client asks, client opens", maxReceivePacket, 0, true, channelMaxPacket, maxReceivePacket, CipherAES128GCM},
+		{"client asks, chacha20-poly1305", maxReceivePacket, 0, true, channelMaxPacket, maxReceivePacket, CipherChaCha20Poly1305},
+		{"client asks, aes128-ctr", maxReceivePacket, 0, true, channelMaxPacket, maxReceivePacket, CipherAES128CTR},
+		{"client asks, server opens", maxReceivePacket, 0, false, channelMaxPacket, maxReceivePacket, ""},
+		{"server asks, client opens", 0, 64 << 10, true, 64 << 10, channelMaxPacket, ""},
+		{"neither asks", 0, 0, true, channelMaxPacket, channelMaxPacket, ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
+			var ciphers []string
+			if tt.cipher != "" {
+				ciphers = []string{tt.cipher}
+			}
 			c1, c2, err := netPipe()
 			if err != nil {
 				t.Fatalf("netPipe: %v", err)
 			}
 			defer c1.Close()
 			defer c2.Close()
-			serverConf := &ServerConfig{NoClientAuth: true, Config: Config{ReceiveWindow: &ReceiveWindow{MaxPacket: tt.serverMax}}}
+			serverConf := &ServerConfig{NoClientAuth: true, Config: Config{Ciphers: ciphers, ReceiveWindow: &ReceiveWindow{MaxPacket: tt.serverMax}}}
 			serverConf.AddHostKey(testSigners["ecdsa"])
 			serverSide := make(chan Channel, 1)
 			go func() {
@@ -132,7 +140,7 @@ func TestMaxPacketAdvertised(t *testing.T) {
 			}()
 			conn, chans, reqs, err := NewClientConn(c2, "addr", &ClientConfig{
 				User:            "user",
-				Config:          Config{ReceiveWindow: &ReceiveWindow{MaxPacket: tt.clientMax}},
+				Config:          Config{Ciphers: ciphers, ReceiveWindow: &ReceiveWindow{MaxPacket: tt.clientMax}},
 				HostKeyCallback: InsecureIgnoreHostKey(),
 			})
 			if err != nil {
