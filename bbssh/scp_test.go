@@ -46,6 +46,10 @@ func scpPair(ctx context.Context, sources []ScpSource, so, ro ScpOptions, local 
 		defer wg.Done()
 		recvErr = ScpReceive(ctx, toSrcW, toSinkR, local, ro)
 		toSrcW.Close()
+		// Take what the sender still sends, as a channel does until it
+		// closes: a sender told to go on ahead of a refused record reads
+		// the refusal after its data instead of a broken pipe.
+		io.Copy(io.Discard, toSinkR)
 		toSinkR.Close()
 	}()
 	wg.Wait()
