@@ -100,7 +100,7 @@ func startSftp(sess *ssh.Session) (*SftpClient, error) {
 		sess.Close()
 		return nil, errorf(KindSftp, err, "sftp: start subsystem")
 	}
-	sc, err := newSftpClient(r, w)
+	sc, _, err := newSftpClient(r, w)
 	if err != nil {
 		sess.Close()
 		return nil, errorf(KindSftp, err, "sftp: start subsystem: the server did not answer as an sftp server (a ForceCommand, or a login script that prints)")
@@ -109,26 +109,24 @@ func startSftp(sess *ssh.Session) (*SftpClient, error) {
 }
 
 // newSftpClient starts SFTP on r and w: the handshake, with the server's
-// limits, then pkg/sftp with requests as large as they allow.
-func newSftpClient(r io.Reader, w io.WriteCloser) (*sftp.Client, error) {
+// limits, then pkg/sftp with requests as large as they allow. It returns
+// the request size too.
+func newSftpClient(r io.Reader, w io.WriteCloser) (*sftp.Client, int, error) {
 	version, lim, err := sftpHandshake(r, w)
 	if err != nil {
 		w.Close()
-		return nil, err
+		return nil, 0, err
 	}
-	return newSftpClientPipeOver(newSftpReplay(r, w, version), sftpRequestSize(lim))
-}
-
-// newSftpClientPipeOver starts pkg/sftp on rw after the handshake, with
-// requests of requestSize bytes.
-func newSftpClientPipeOver(rw *sftpReplay, requestSize int) (*sftp.Client, error) {
-	return sftp.NewClientPipe(rw, rw, sftpClientOptions(requestSize)...)
+	size := sftpRequestSize(lim)
+	rw := newSftpReplay(r, w, version)
+	sc, err := sftp.NewClientPipe(rw, rw, sftpClientOptions(size)...)
+	return sc, size, err
 }
 
 // newSftpClientPipe builds an SftpClient over a reader and writer that
 // speak the SFTP protocol, such as pipes to an in-process sftp.Server.
 func newSftpClientPipe(r io.Reader, w io.WriteCloser) (*SftpClient, error) {
-	sc, err := newSftpClient(r, w)
+	sc, _, err := newSftpClient(r, w)
 	if err != nil {
 		return nil, errorf(KindSftp, err, "sftp: start")
 	}

@@ -1,6 +1,7 @@
 package bbssh
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -173,24 +174,14 @@ func readSftpPacket(r io.Reader) (raw []byte, typ byte, body []byte, err error) 
 // the INIT it sends is dropped (the server had one already) and it reads
 // the server's VERSION first, then the stream.
 type sftpReplay struct {
-	r       io.Reader
-	w       io.WriteCloser
-	version []byte // not yet read
-	init    []byte // the start of pkg/sftp's INIT, until its length is known
-	drop    int    // bytes of the INIT still to drop; -1 once dropped
+	io.Reader // the VERSION, then the stream
+	w         io.WriteCloser
+	init      []byte // the start of pkg/sftp's INIT, until its length is known
+	drop      int    // bytes of the INIT still to drop; -1 once dropped
 }
 
 func newSftpReplay(r io.Reader, w io.WriteCloser, version []byte) *sftpReplay {
-	return &sftpReplay{r: r, w: w, version: version}
-}
-
-func (s *sftpReplay) Read(p []byte) (int, error) {
-	if len(s.version) > 0 {
-		n := copy(p, s.version)
-		s.version = s.version[n:]
-		return n, nil
-	}
-	return s.r.Read(p)
+	return &sftpReplay{Reader: io.MultiReader(bytes.NewReader(version), r), w: w}
 }
 
 func (s *sftpReplay) Write(p []byte) (int, error) {
