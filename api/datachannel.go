@@ -5,8 +5,10 @@ import (
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/hex"
+	"errors"
 	"io"
 	"net"
+	"strings"
 	"time"
 
 	"bbssh/pod"
@@ -89,6 +91,10 @@ func offerDataChannel(serve func(conn net.Conn), abandon func()) (map[any]any, e
 // taking a truncated stream for a whole one.
 func copyToChannel(r io.Reader) func(net.Conn) {
 	return func(conn net.Conn) {
+		if wt, ok := r.(io.WriterTo); ok {
+			writeToChannel(wt, conn)
+			return
+		}
 		buf := make([]byte, dataChannelBuf)
 		for {
 			n, rerr := r.Read(buf)
@@ -109,6 +115,23 @@ func copyToChannel(r io.Reader) func(net.Conn) {
 				return
 			}
 		}
+	}
+}
+
+// writeToChannel is copyToChannel for a stream that writes itself out, as
+// a command's output does (the SSH channel hands its packets to the
+// connection, without a copy through a buffer).
+func writeToChannel(r io.WriterTo, conn net.Conn) {
+	_, err := r.WriteTo(conn)
+	var op *net.OpError
+	switch {
+	case err == nil:
+	case errors.As(err, &op) && strings.HasPrefix(op.Op, "write"):
+		// The client stopped reading ("write" or "writev"): drain, as
+		// copyToChannel does.
+		r.WriteTo(io.Discard)
+	default:
+		resetConn(conn)
 	}
 }
 

@@ -46,6 +46,21 @@ func (r cutReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// WriteTo writes the stream to w until it ends. A channel that has a
+// WriteTo of its own (x/crypto/ssh's hands the packets as they arrived to
+// w, without a copy through a buffer) is written through it.
+func (r cutReader) WriteTo(w io.Writer) (int64, error) {
+	wt, ok := r.Reader.(io.WriterTo)
+	if !ok {
+		return io.Copy(w, struct{ io.Reader }{r})
+	}
+	n, err := wt.WriteTo(w)
+	if err == nil && r.cut() {
+		err = errStreamCut
+	}
+	return n, err
+}
+
 // abort closes c so that its peer sees an error rather than an end of
 // stream: a TCP connection is reset. (A unix socket has no such signal;
 // its peer sees the end of the stream.)

@@ -397,8 +397,9 @@ var copyBufs = sync.Pool{New: func() any { b := make([]byte, bulkBufSize); retur
 const (
 	idleBufSize = 2 << 10
 	bulkBufSize = 256 << 10
-	// bulkReadMin is the read size that keeps the loop in bulk mode: an
-	// SSH channel delivers at most one 32 KiB packet per read.
+	// bulkReadMin is the read size that keeps the loop in bulk mode. (The
+	// loop reads the local side; the SSH side writes itself out,
+	// copyAdaptive.)
 	bulkReadMin = 16 << 10
 )
 
@@ -422,8 +423,13 @@ func copyHalf(dst net.Conn, src io.Reader) (int64, error) {
 }
 
 // copyAdaptive copies until src ends, waiting with a small buffer and
-// switching to a pooled large one while reads come back big.
+// switching to a pooled large one while reads come back big. The SSH
+// side's stream (a cutReader) needs no buffer: its channel writes its
+// packets to dst itself.
 func copyAdaptive(dst io.Writer, src io.Reader) (int64, error) {
+	if cr, ok := src.(cutReader); ok {
+		return cr.WriteTo(dst)
+	}
 	var total int64
 	small := make([]byte, idleBufSize)
 	write := func(p []byte) error {
