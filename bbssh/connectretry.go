@@ -137,7 +137,7 @@ func dialAndHandshake(ctx context.Context, opts *Options, config *ssh.ClientConf
 		if err != nil {
 			return nil, false, err
 		}
-		est := &established{hops: hops, wire: &hangupConn{Conn: conn, hangUp: hangUp}}
+		est := &established{hops: hops, wire: &hangupConn{Conn: newRawSocket(conn), hangUp: hangUp}}
 		attemptConfig := *config
 		attemptConfig.HostKeyCallback = func(host string, remote net.Addr, key ssh.PublicKey) error {
 			est.wire.kex.Store(true)
