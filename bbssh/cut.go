@@ -48,11 +48,15 @@ func (r cutReader) Read(p []byte) (int, error) {
 
 // WriteTo writes the stream to w until it ends. A channel that has a
 // WriteTo of its own (x/crypto/ssh's hands the packets as they arrived to
-// w, without a copy through a buffer) is written through it.
+// w, without a copy through a buffer) is written through it, and a TCP
+// connection as w is written with raw writev calls (rawsocket_linux.go).
 func (r cutReader) WriteTo(w io.Writer) (int64, error) {
 	wt, ok := r.Reader.(io.WriterTo)
 	if !ok {
 		return io.Copy(w, struct{ io.Reader }{r})
+	}
+	if c, ok := w.(*net.TCPConn); ok {
+		w = newRawSocket(c)
 	}
 	n, err := wt.WriteTo(w)
 	if err == nil && r.cut() {

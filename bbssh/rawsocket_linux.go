@@ -23,9 +23,9 @@ import (
 // inside the socket's RawConn, the poller still does the waiting and the
 // deadlines still hold, and the monitor stays asleep.
 
-// rawSocket is a TCP connection whose Read and Write are raw system calls
-// on its non-blocking socket. Errors are those of the net.Conn it wraps:
-// *net.OpError with Op "read" or "write", io.EOF at the end of the
+// rawSocket is a TCP connection whose Read, Write and WriteBuffers are raw
+// system calls on its non-blocking socket. Errors are those of the net.Conn it wraps:
+// *net.OpError with Op "read", "write" or "writev", io.EOF at the end of the
 // stream.
 type rawSocket struct {
 	net.Conn
@@ -113,4 +113,68 @@ func (s *rawSocket) opError(op string, err error) error {
 		err = raw.Err
 	}
 	return &net.OpError{Op: op, Net: s.LocalAddr().Network(), Source: s.LocalAddr(), Addr: s.RemoteAddr(), Err: err}
+}
+
+// WriteBuffers writes all of v with writev system calls, at most
+// maxIovecs pieces each, and consumes what it wrote from v, as
+// net.Buffers.WriteTo does; x/crypto/ssh's channel WriteTo hands its
+// packets to it in one call.
+func (s *rawSocket) WriteBuffers(v *net.Buffers) (int64, error) {
+	var written int64
+	var errno syscall.Errno
+	var iov []syscall.Iovec
+	err := s.raw.Write(func(fd uintptr) bool {
+		for {
+			iov = iov[:0]
+			for _, b := range *v {
+				if len(b) == 0 {
+					continue
+				}
+				iov = append(iov, syscall.Iovec{Base: &b[0]})
+				iov[len(iov)-1].SetLen(len(b))
+				if len(iov) == maxIovecs {
+					break
+				}
+			}
+			if len(iov) == 0 {
+				*v = (*v)[len(*v):]
+				return true
+			}
+			r, _, e := syscall.RawSyscall(syscall.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&iov[0])), uintptr(len(iov)))
+			switch e {
+			case 0:
+				written += int64(r)
+				consume(v, int64(r))
+			case syscall.EINTR:
+			case syscall.EAGAIN:
+				return false // wait until writable
+			default:
+				errno = e
+				return true
+			}
+		}
+	})
+	switch {
+	case err != nil:
+		return written, s.opError("writev", err)
+	case errno != 0:
+		return written, s.opError("writev", os.NewSyscallError("writev", errno))
+	}
+	return written, nil
+}
+
+// maxIovecs is the most pieces one writev takes (the kernel's IOV_MAX).
+const maxIovecs = 1024
+
+// consume drops the first n bytes of v.
+func consume(v *net.Buffers, n int64) {
+	for len(*v) > 0 && n > 0 {
+		first := (*v)[0]
+		if n < int64(len(first)) {
+			(*v)[0] = first[n:]
+			return
+		}
+		n -= int64(len(first))
+		*v = (*v)[1:]
+	}
 }

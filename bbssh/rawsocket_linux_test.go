@@ -6,6 +6,8 @@ import (
 	"io"
 	"net"
 	"os"
+	"slices"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -111,6 +113,23 @@ func TestRawSocketErrors(t *testing.T) {
 			c.Close()
 			return func(c net.Conn) error { _, err := c.Write([]byte("x")); return err }
 		}, net.ErrClosed, "write"},
+		{"writev after close", func(t *testing.T, c, peer *net.TCPConn) func(net.Conn) error {
+			c.Close()
+			return writeBuffersOnce
+		}, net.ErrClosed, "writev"},
+		{"writev to a reset peer", func(t *testing.T, c, peer *net.TCPConn) func(net.Conn) error {
+			peer.SetLinger(0)
+			peer.Close()
+			time.Sleep(20 * time.Millisecond) // the reset arrives
+			return func(c net.Conn) error {
+				for i := 0; i < 100; i++ {
+					if err := writeBuffersOnce(c); err != nil {
+						return err
+					}
+				}
+				return nil
+			}
+		}, syscall.ECONNRESET, "writev"},
 		{"write to a reset peer", func(t *testing.T, c, peer *net.TCPConn) func(net.Conn) error {
 			peer.SetLinger(0)
 			peer.Close()
@@ -135,7 +154,7 @@ func TestRawSocketErrors(t *testing.T) {
 					conn = newRawSocket(c)
 				}
 				err := op(conn)
-				if tt.name == "write to a reset peer" && errors.Is(err, syscall.EPIPE) {
+				if strings.HasSuffix(tt.name, "to a reset peer") && errors.Is(err, syscall.EPIPE) {
 					err = syscall.ECONNRESET // either, as the kernel sees it
 				}
 				if !errors.Is(err, tt.is) {
@@ -152,6 +171,20 @@ func TestRawSocketErrors(t *testing.T) {
 	}
 }
 
+// writeBuffersOnce writes a few pieces at once: through WriteBuffers on
+// a raw socket, through net.Buffers (writev) on a net.Conn.
+func writeBuffersOnce(c net.Conn) error {
+	v := net.Buffers{make([]byte, 30<<10), make([]byte, 40<<10)}
+	if bw, ok := c.(interface {
+		WriteBuffers(*net.Buffers) (int64, error)
+	}); ok {
+		_, err := bw.WriteBuffers(&v)
+		return err
+	}
+	_, err := v.WriteTo(c)
+	return err
+}
+
 func readOnce(c net.Conn) error {
 	_, err := c.Read(make([]byte, 10))
 	return err
@@ -163,5 +196,96 @@ func TestNewRawSocketLeavesOtherConnections(t *testing.T) {
 	defer b.Close()
 	if got := newRawSocket(a); got != a {
 		t.Errorf("newRawSocket of a pipe returned %T, want the pipe itself", got)
+	}
+}
+
+// TestRawSocketWriteBuffers writes pieces with WriteBuffers: more pieces
+// than one writev takes, empty pieces, and more bytes than the socket
+// buffers hold (so that it waits for room) while the other side reads
+// slowly. All arrive in order and v is consumed.
+func TestRawSocketWriteBuffers(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		sizes []int
+	}{
+		{"one piece", []int{1000}},
+		{"empty pieces around data", []int{0, 0, 10, 0, 20, 0}},
+		{"only empty pieces", []int{0, 0}},
+		{"more pieces than one writev takes", repeatSizes(3000, 97)},
+		{"more than the socket buffers", repeatSizes(4, 2<<20)},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c, peer := tcpPair(t)
+			raw := newRawSocket(c).(*rawSocket)
+			var want []byte
+			var v net.Buffers
+			for i, n := range tt.sizes {
+				p := bytes.Repeat([]byte{byte(i)}, n)
+				want = append(want, p...)
+				v = append(v, p)
+			}
+			received := make(chan []byte, 1)
+			go func() {
+				var got []byte
+				buf := make([]byte, 5000)
+				for len(got) < len(want) {
+					n, err := peer.Read(buf)
+					if err != nil {
+						break
+					}
+					got = append(got, buf[:n]...)
+				}
+				received <- got
+			}()
+			n, err := raw.WriteBuffers(&v)
+			if err != nil {
+				t.Fatalf("WriteBuffers: %v", err)
+			}
+			if n != int64(len(want)) {
+				t.Errorf("wrote %d bytes, want %d", n, len(want))
+			}
+			if len(v) != 0 {
+				t.Errorf("%d pieces left in v", len(v))
+			}
+			if got := <-received; !bytes.Equal(got, want) {
+				t.Errorf("%d bytes arrived that differ from the %d written", len(got), len(want))
+			}
+		})
+	}
+}
+
+func repeatSizes(count, size int) []int {
+	sizes := make([]int, count)
+	for i := range sizes {
+		sizes[i] = size
+	}
+	return sizes
+}
+
+func TestConsume(t *testing.T) {
+	for _, tt := range []struct {
+		sizes []int
+		n     int64
+		want  []int
+	}{
+		{[]int{10, 20}, 0, []int{10, 20}},
+		{[]int{10, 20}, 5, []int{5, 20}},
+		{[]int{10, 20}, 10, []int{20}},
+		{[]int{10, 20}, 25, []int{5}},
+		{[]int{10, 20}, 30, nil},
+		{[]int{0, 10}, 10, nil},
+	} {
+		var v net.Buffers
+		for _, n := range tt.sizes {
+			v = append(v, make([]byte, n))
+		}
+		consume(&v, tt.n)
+		var got []int
+		for _, b := range v {
+			got = append(got, len(b))
+		}
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("consume(%v, %d) left %v, want %v", tt.sizes, tt.n, got, tt.want)
+		}
 	}
 }

@@ -16,13 +16,20 @@ import (
 // decrypted it into, no longer in this one's cache. A channel's WriteTo,
 // which io.Copy prefers to Read, hands the packets as they arrived to the
 // writer instead, all that are waiting at once (one writev to a socket,
-// through net.Buffers), and gives their buffers back to the packet pool
+// through net.Buffers or the writer's own WriteBuffers), and gives their buffers back to the packet pool
 // (bulk.go) once they were written.
 
 // writeToBatch bounds the data one step of WriteTo takes from the
 // channel and writes at once: as much as a bulk read of the connection
 // brings in.
 const writeToBatch = bulkReadSize
+
+// buffersWriter is a writer that takes several buffers in one call, as a
+// socket's writev does, and consumes what it wrote from v. (net.Buffers
+// writes with writev only to the net package's own connections.)
+type buffersWriter interface {
+	WriteBuffers(v *net.Buffers) (int64, error)
+}
 
 // take removes the data waiting in the buffer, at least one piece and
 // then as long as the total stays within max bytes, and appends the
@@ -57,10 +64,13 @@ func (b *buffer) take(bufs net.Buffers, packets [][]byte, max int) (_ net.Buffer
 	}
 }
 
-// WriteTo writes the channel's data to w until the peer ends its stream,
-// when it returns a nil error, or a write fails. Data already read
-// through Read is not written again. Like Read, it gives the window back
-// for the data it takes before writing it.
+// WriteTo writes the channel's data to w until the channel's data ends,
+// when it returns a nil error, or a write fails, when it returns the
+// write's error. As with Read, the data ends when the peer ends its
+// stream and also when the channel or the connection is closed. Data
+// already read through Read is not written again. Like Read, it gives
+// the window back for the data it takes before writing it. A writer with
+// a WriteBuffers method gets all the pieces of a step in one call.
 func (ch *channel) WriteTo(w io.Writer) (written int64, err error) {
 	if !ch.decided {
 		return 0, errUndecided
@@ -73,11 +83,18 @@ func (ch *channel) WriteTo(w io.Writer) (written int64, err error) {
 		if err == io.EOF {
 			return written, nil
 		}
-		// As in ReadExtended, a window adjustment that finds the
-		// channel closed (io.EOF) does not stop the data taken.
-		adjustErr := ch.adjustWindow(uint32(n))
-		out := bufs // WriteTo consumes its receiver
-		m, writeErr := out.WriteTo(w)
+		// A window adjustment fails when the channel or the connection
+		// is closed; the end of the channel's data follows, which
+		// WriteTo goes on to, so that its error is always the writer's.
+		ch.adjustWindow(uint32(n))
+		out := bufs // both writes consume their argument
+		var m int64
+		var writeErr error
+		if bw, ok := w.(buffersWriter); ok {
+			m, writeErr = bw.WriteBuffers(&out)
+		} else {
+			m, writeErr = out.WriteTo(w)
+		}
 		written += m
 		for i, p := range packets {
 			if p != nil {
@@ -88,9 +105,6 @@ func (ch *channel) WriteTo(w io.Writer) (written int64, err error) {
 		clear(bufs)
 		if writeErr != nil {
 			return written, writeErr
-		}
-		if adjustErr != nil && adjustErr != io.EOF {
-			return written, adjustErr
 		}
 	}
 }

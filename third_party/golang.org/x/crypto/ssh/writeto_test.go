@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"slices"
 	"testing"
 )
@@ -84,8 +85,9 @@ func TestBufferTake(t *testing.T) {
 
 // bulkChannelPair connects a client and a server over TCP on loopback
 // with the cipher and returns the client's end of a channel the client
-// opened (which takes packets of up to 128 KiB) and the server's end.
-func bulkChannelPair(t *testing.T, cipher string) (client, server Channel) {
+// opened (which takes packets of up to 128 KiB), the server's end and the
+// server's side of the TCP connection.
+func bulkChannelPair(t *testing.T, cipher string) (client, server Channel, serverConn net.Conn) {
 	t.Helper()
 	c1, c2, err := netPipe()
 	if err != nil {
@@ -134,7 +136,7 @@ func bulkChannelPair(t *testing.T, cipher string) (client, server Channel) {
 	if sch == nil {
 		t.Fatal("no channel accepted")
 	}
-	return ch, sch
+	return ch, sch, c1
 }
 
 // sendStream writes data on ch in pieces of varied sizes and ends the
@@ -156,15 +158,41 @@ func sendStream(ch Channel, data []byte) <-chan error {
 	return errc
 }
 
+// recordingBuffersWriter takes all pieces of a step in one call and
+// counts the calls.
+type recordingBuffersWriter struct {
+	bytes.Buffer
+	calls int
+}
+
+func (w *recordingBuffersWriter) WriteBuffers(v *net.Buffers) (int64, error) {
+	w.calls++
+	var n int64
+	for _, b := range *v {
+		w.Write(b)
+		n += int64(len(b))
+	}
+	*v = (*v)[len(*v):]
+	return n, nil
+}
+
 // copyInto runs io.Copy from ch into a socket (dst "socket": net.Buffers
-// write with writev) or a plain writer (one write per piece), and returns
-// what arrived and what io.Copy returned.
+// write with writev), a plain writer (one write per piece) or a writer
+// with WriteBuffers, and returns what arrived and what io.Copy returned.
 func copyInto(t *testing.T, dst string, ch Channel) ([]byte, int64, error) {
 	t.Helper()
-	if dst == "writer" {
+	switch dst {
+	case "writer":
 		var buf bytes.Buffer
 		n, err := io.Copy(struct{ io.Writer }{&buf}, ch)
 		return buf.Bytes(), n, err
+	case "buffers writer":
+		var w recordingBuffersWriter
+		n, err := io.Copy(&w, ch)
+		if w.calls == 0 {
+			t.Error("WriteBuffers was never called")
+		}
+		return w.Bytes(), n, err
 	}
 	a, b, err := netPipe()
 	if err != nil {
@@ -188,10 +216,10 @@ func copyInto(t *testing.T, dst string, ch Channel) ([]byte, int64, error) {
 // the copy ends without an error at its end.
 func TestChannelWriteTo(t *testing.T) {
 	for _, cipher := range []string{CipherAES128GCM, CipherChaCha20Poly1305, CipherAES128CTR} {
-		for _, dst := range []string{"socket", "writer"} {
+		for _, dst := range []string{"socket", "writer", "buffers writer"} {
 			for _, readFirst := range []int{0, 1000} {
 				t.Run(fmt.Sprintf("%s/%s/read %d first", cipher, dst, readFirst), func(t *testing.T) {
-					ch, sch := bulkChannelPair(t, cipher)
+					ch, sch, _ := bulkChannelPair(t, cipher)
 					if _, ok := ch.(io.WriterTo); !ok {
 						t.Fatal("the channel has no WriteTo")
 					}
@@ -239,7 +267,7 @@ func (w *failingWriter) Write(p []byte) (int, error) {
 // TestChannelWriteToWriteError checks that WriteTo stops at a failing
 // write and returns its error with the bytes that were written.
 func TestChannelWriteToWriteError(t *testing.T) {
-	ch, sch := bulkChannelPair(t, CipherAES128GCM)
+	ch, sch, _ := bulkChannelPair(t, CipherAES128GCM)
 	want := pattern(3 << 20)
 	sendStream(sch, want)
 	w := &failingWriter{limit: 1<<20 + 5}
@@ -252,13 +280,56 @@ func TestChannelWriteToWriteError(t *testing.T) {
 	}
 }
 
+// countingWriter counts what it takes and says when it took limit bytes.
+type countingWriter struct {
+	n, limit int64
+	reached  chan struct{}
+}
+
+func (w *countingWriter) Write(p []byte) (int, error) {
+	if w.n < w.limit && w.n+int64(len(p)) >= w.limit {
+		close(w.reached)
+	}
+	w.n += int64(len(p))
+	return len(p), nil
+}
+
+// TestChannelWriteToConnectionLost checks that WriteTo ends without an
+// error when the connection is lost under a stream, as Read ends with
+// io.EOF, rather than with the failed window adjustment's error, which
+// would look like the writer's.
+func TestChannelWriteToConnectionLost(t *testing.T) {
+	ch, sch, serverConn := bulkChannelPair(t, CipherAES128GCM)
+	go func() {
+		buf := make([]byte, 64<<10)
+		for {
+			if _, err := sch.Write(buf); err != nil {
+				return
+			}
+		}
+	}()
+	w := &countingWriter{limit: 4 << 20, reached: make(chan struct{})}
+	go func() {
+		<-w.reached
+		serverConn.(*net.TCPConn).SetLinger(0)
+		serverConn.Close()
+	}()
+	n, err := ch.(io.WriterTo).WriteTo(w)
+	if err != nil {
+		t.Errorf("WriteTo returned %v after the connection was lost, want nil", err)
+	}
+	if n < w.limit || n != w.n {
+		t.Errorf("WriteTo reported %d bytes, the writer took %d (at least %d)", n, w.n, w.limit)
+	}
+}
+
 // TestChanConnWriteTo copies a forwarded connection's stream with
 // io.Copy, through the channel's WriteTo and, for a channel without one,
 // through Read.
 func TestChanConnWriteTo(t *testing.T) {
 	for _, hide := range []bool{false, true} {
 		t.Run(fmt.Sprintf("channel WriteTo hidden %v", hide), func(t *testing.T) {
-			ch, sch := bulkChannelPair(t, CipherAES128GCM)
+			ch, sch, _ := bulkChannelPair(t, CipherAES128GCM)
 			conn := &chanConn{Channel: ch}
 			if hide {
 				conn.Channel = struct{ Channel }{ch}
