@@ -328,11 +328,12 @@ func (f *Forward) handle(client net.Conn) {
 	// The SSH side is the target of a local or dynamic forward and the
 	// accepted connection of a remote one. What it delivers is cut short,
 	// not finished, when the connection under it failed.
+	// The local side is read with raw system calls (rawsocket_linux.go).
 	fromClient, fromTarget := io.Reader(client), io.Reader(target)
 	if f.Spec.Remote {
-		fromClient = cutReader{client, f.cut}
+		fromClient, fromTarget = cutReader{client, f.cut}, localReader(target)
 	} else {
-		fromTarget = cutReader{target, f.cut}
+		fromClient, fromTarget = localReader(client), cutReader{target, f.cut}
 	}
 	// One direction on a new goroutine, the other on this one: a
 	// goroutine fewer per connection.
@@ -345,6 +346,15 @@ func (f *Forward) handle(client net.Conn) {
 	n, _ := copyHalf(target, fromClient)
 	f.count(0, n)
 	<-back
+}
+
+// localReader reads a forward's local connection: a TCP connection with
+// raw system calls, anything else as it is.
+func localReader(c net.Conn) io.Reader {
+	if tcp, ok := c.(*net.TCPConn); ok {
+		return newRawSocket(tcp)
+	}
+	return c
 }
 
 // socksHandshakeTimeout bounds a SOCKS client's negotiation, so that a
