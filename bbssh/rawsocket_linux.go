@@ -9,24 +9,24 @@ import (
 	"unsafe"
 )
 
-// The SSH connection's reads and writes, without the runtime's system
-// call bookkeeping. Every read or write through a net.Conn enters the Go
+// Socket reads and writes without the runtime's system call bookkeeping,
+// for the SSH connection and for the local side of forwards and exec data
+// channels. Every read or write through a net.Conn enters the Go
 // runtime's system call state: it wakes the runtime's monitor thread
 // (sysmon) whenever the process had been idle, and a call that lasts
 // more than 20 µs while other goroutines wait lets the monitor hand the
 // processor to another thread, which keeps the monitor polling every
 // 20 µs. Receiving at full speed, the pod goes idle and busy again
 // thousands of times a second: in a -R profile half of the pod's
-// context switches were the monitor's, and every read of the connection
-// paid for a wake-up. The sockets are non-blocking, so a read or write
-// returns at once (EAGAIN when it would wait); done as a raw system call
-// inside the socket's RawConn, the poller still does the waiting and the
-// deadlines still hold, and the monitor stays asleep.
+// context switches were the monitor's. The sockets are non-blocking, so
+// a read or write returns at once (EAGAIN when it would wait); done as a
+// raw system call inside the socket's RawConn, the poller still does the
+// waiting and the deadlines still hold, and the monitor stays asleep.
 
-// rawSocket is a TCP connection whose Read, Write and WriteBuffers are raw
-// system calls on its non-blocking socket. Errors are those of the net.Conn it wraps:
-// *net.OpError with Op "read", "write" or "writev", io.EOF at the end of the
-// stream.
+// rawSocket is a TCP connection whose Read, Write and WriteBuffers are
+// raw system calls on its non-blocking socket. Its errors are those of
+// the net.Conn it wraps: *net.OpError with Op "read", "write" or
+// "writev", io.EOF at the end of the stream.
 type rawSocket struct {
 	net.Conn
 	raw syscall.RawConn
