@@ -184,7 +184,7 @@ func run() error {
 	fmt.Fprintf(&b, "# bbssh benchmarks\n\n")
 	fmt.Fprintf(&b, "Run %s on %s, %d cores; %s; %s. `./build.sh bench` writes this file.\n\n",
 		time.Now().UTC().Format("2006-01-02 15:04 MST"), cpuModel(), runtime.NumCPU(), sshVersion(), runtime.Version())
-	fmt.Fprintf(&b, "Each figure is the median of %d runs (%d in the WAN part, which lists them) against the test bed's OpenSSH sshd on 127.0.0.1, OpenSSH's and the pod's runs taking turns. The pod is driven through the pod protocol; OpenSSH is `ssh -N -L/-R` with the same cipher, in the same run.\n\n", *runs, *wanRuns)
+	fmt.Fprintf(&b, "Each figure is the median of %d runs (%d in the WAN part, which lists them) against the test bed's OpenSSH sshd on 127.0.0.1, OpenSSH's and the pod's runs taking turns (in the forward throughput part, which of them goes first alternates). The pod is driven through the pod protocol; OpenSSH is `ssh -N -L/-R` with the same cipher, in the same run.\n\n", *runs, *wanRuns)
 	fmt.Fprintf(&b, "## Forward throughput, %d MiB one way\n\n", *mib)
 	fmt.Fprintf(&b, "| forward, cipher | pod MB/s | OpenSSH MB/s | pod / OpenSSH | pod CPU ms/MiB | ssh CPU ms/MiB |\n|---|---:|---:|---:|---:|---:|\n")
 	for _, r := range rows {

@@ -196,7 +196,8 @@ func (r throughputRow) ratio() float64 {
 
 // measureThroughput measures local and remote forward throughput for each
 // cipher. OpenSSH and the pod take turns, run by run, so that both see the
-// same machine even when its speed drifts.
+// same machine even when its speed drifts, and which goes first
+// alternates, so that neither always runs right after the other.
 func measureThroughput(ps *pods, srv *testbed.Server, sk *sink, ciphers []string, directions string, size int64, runs int) ([]throughputRow, error) {
 	var rows []throughputRow
 	for _, cipher := range ciphers {
@@ -238,12 +239,21 @@ func throughputRowRuns(ps *pods, srv *testbed.Server, sk *sink, cipher string, r
 	}
 	defer sshStop()
 	var podRates, sshRates, podCPU, sshCPU []float64
+	type client struct {
+		addr       string
+		pid        int
+		rates, cpu *[]float64
+	}
+	ssh := client{sshAddr, sshPid, &sshRates, &sshCPU}
+	pod := client{podAddr, p.cmd.Process.Pid, &podRates, &podCPU}
 	for i := 0; i < runs; i++ {
-		for _, side := range []struct {
-			addr       string
-			pid        int
-			rates, cpu *[]float64
-		}{{sshAddr, sshPid, &sshRates, &sshCPU}, {podAddr, p.cmd.Process.Pid, &podRates, &podCPU}} {
+		// The clients take turns, and which goes first alternates, so
+		// that neither always runs after the other's transfer.
+		order := []client{ssh, pod}
+		if i%2 == 1 {
+			order = []client{pod, ssh}
+		}
+		for _, side := range order {
 			before, err := cpuSeconds(side.pid)
 			if err != nil {
 				return err

@@ -726,7 +726,7 @@ type chacha20Poly1305Cipher struct {
 	buf        []byte
 	// content, when not nil, supplies the content keystream with
 	// assembly (chacha_content.go).
-	content cipher.AEAD
+	content contentKeystream
 }
 
 func newChaCha20Cipher(key, unusedIV, unusedMACKey []byte, unusedAlgs DirectionAlgorithms) (packetCipher, error) {
@@ -740,7 +740,7 @@ func newChaCha20Cipher(key, unusedIV, unusedMACKey []byte, unusedAlgs DirectionA
 
 	copy(c.contentKey[:], key[:32])
 	copy(c.lengthKey[:], key[32:])
-	c.content = newContentAEAD(c.contentKey[:])
+	c.content = newContentKeystream(&c.contentKey)
 	return c, nil
 }
 
@@ -793,10 +793,10 @@ func (c *chacha20Poly1305Cipher) readCipherPacket(seqNum uint32, r io.Reader) ([
 
 	// Decrypting into a new buffer costs what decrypting in place does,
 	// and spares connectionState.readPacket its copy (freshPackets).
-	// Seal appends its tag after the contents.
+	// newPacket leaves room for the tag of the Seal keystream.
 	plain := newPacket(int(length))[:length]
 	if c.content != nil {
-		c.content.Seal(plain[:0], nonce, c.buf[4:contentEnd], nil)
+		c.content.xorKeyStream(plain, c.buf[4:contentEnd], nonce)
 	} else {
 		s.XORKeyStream(plain, c.buf[4:contentEnd])
 	}
@@ -863,8 +863,8 @@ func (c *chacha20Poly1305Cipher) writeCipherPacket(seqNum uint32, w io.Writer, r
 	}
 
 	if c.content != nil {
-		// Seal's tag lands where the MAC is written below.
-		xorContentAEAD(c.content, nonce, c.buf[4:packetEnd])
+		// The Seal keystream's tag lands where the MAC is written below.
+		c.content.xorKeyStream(c.buf[4:packetEnd], c.buf[4:packetEnd], nonce)
 	} else {
 		s.XORKeyStream(c.buf[4:], c.buf[4:packetEnd])
 	}
