@@ -265,8 +265,10 @@
         port (session/set-port-forwarding-local s3 {:local-port 0 :remote-host "127.0.0.1" :remote-port echo-port})
         rport (session/set-port-forwarding-remote s3 {:remote-port 0 :local-port echo-port})]
     ;; kill the server side of this connection: the shell's parent is the
-    ;; session's sshd process
-    (bbssh/exec s3 "kill -9 $PPID" {:out :discard :err :discard})
+    ;; session's sshd process. It answers the exec request just after
+    ;; starting the shell; the pause lets that answer out first, or the
+    ;; exec itself may fail with the connection.
+    (bbssh/exec s3 "sleep 0.5; kill -9 $PPID" {:out :discard :err :discard})
     (is (n/wait-until 10000 #(not (session/connected? s3))))
     (is (n/wait-until 5000 #(:closed (first (session/get-port-forwarding-local s3)))))
     (let [[local] (session/get-port-forwarding-local s3)

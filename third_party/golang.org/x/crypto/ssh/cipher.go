@@ -337,23 +337,24 @@ func (c *gcmCipher) writeCipherPacket(seqNum uint32, w io.Writer, rand io.Reader
 	}
 
 	length := uint32(len(packet) + int(padding) + 1)
-	binary.BigEndian.PutUint32(c.prefix[:], length)
-	if _, err := w.Write(c.prefix[:]); err != nil {
+
+	// The length and the sealed packet go out in one Write: written
+	// apart through the transport's 4 KiB bufio.Writer, a full data
+	// packet took two system calls, the first of them 4 KiB long.
+	if need := 4 + int(length) + gcmTagSize; cap(c.buf) < need {
+		c.buf = make([]byte, need)
+	}
+	c.buf = c.buf[:4+length]
+	binary.BigEndian.PutUint32(c.buf, length)
+	body := c.buf[4:]
+	body[0] = padding
+	copy(body[1:], packet)
+	if _, err := io.ReadFull(rand, body[1+len(packet):]); err != nil {
 		return err
 	}
-
-	if cap(c.buf) < int(length) {
-		c.buf = make([]byte, length)
-	} else {
-		c.buf = c.buf[:length]
-	}
-
-	c.buf[0] = padding
-	copy(c.buf[1:], packet)
-	if _, err := io.ReadFull(rand, c.buf[1+len(packet):]); err != nil {
-		return err
-	}
-	c.buf = c.aead.Seal(c.buf[:0], c.iv, c.buf, c.prefix[:])
+	// Seal appends the tag within the capacity set above.
+	sealed := c.aead.Seal(body[:0], c.iv, body, c.buf[:4])
+	c.buf = c.buf[:4+len(sealed)]
 	if _, err := w.Write(c.buf); err != nil {
 		return err
 	}
