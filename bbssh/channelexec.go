@@ -255,6 +255,7 @@ func (c *ExecChannel) Connect(ctx context.Context) error {
 		c.fail()
 		return err
 	}
+	dead := c.session.Done()
 	sess, release, err := c.session.openSession(ctx)
 	if err != nil {
 		c.fail()
@@ -270,7 +271,7 @@ func (c *ExecChannel) Connect(ctx context.Context) error {
 	}
 	if err == nil {
 		if err = sess.Start(cmd); err != nil {
-			err = errorf(KindExec, err, "cannot start %q", cmd)
+			err = c.session.startFailed(dead, err, cmd)
 		}
 	}
 	if err != nil {

@@ -75,6 +75,17 @@ type Process struct {
 	closeOnce sync.Once
 }
 
+// startFailed describes a command that did not start: as the lost
+// connection when the connection whose end closes dead ended meanwhile (a
+// server that died with the request in flight leaves x/crypto/ssh saying
+// only "EOF"), else as the server's refusal.
+func (s *Session) startFailed(dead <-chan struct{}, err error, command string) error {
+	if lost := s.lostDuring(dead, err); lost != nil {
+		return errorf(KindClosed, lost, "cannot start %q", command)
+	}
+	return errorf(KindExec, err, "cannot start %q", command)
+}
+
 // Exec starts a command on the session.
 func (s *Session) Exec(ctx context.Context, o ExecOptions) (*Process, error) {
 	if err := o.validate(); err != nil {
@@ -84,6 +95,7 @@ func (s *Session) Exec(ctx context.Context, o ExecOptions) (*Process, error) {
 	if err != nil {
 		return nil, err
 	}
+	dead := s.Done()
 	sess, release, err := s.openSession(ctx)
 	if err != nil {
 		if KindOf(err) != "" {
@@ -100,7 +112,7 @@ func (s *Session) Exec(ctx context.Context, o ExecOptions) (*Process, error) {
 	if err := sess.Start(o.Command); err != nil {
 		sess.Close()
 		release()
-		return nil, errorf(KindExec, err, "cannot start %q", o.Command)
+		return nil, s.startFailed(dead, err, o.Command)
 	}
 	if !s.track(p) {
 		release()

@@ -62,7 +62,7 @@ func (s *Session) runScp(ctx context.Context, command string, speak func(w io.Wr
 	var stderr limitedBuffer
 	sess.Stderr = &stderr
 	if err := sess.Start(command); err != nil {
-		return errorf(KindExec, err, "cannot start %q", command)
+		return s.startFailed(dead, err, command)
 	}
 	// Closing the channel unblocks the protocol when ctx ends.
 	stop := context.AfterFunc(ctx, func() { sess.Close() })
