@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -101,26 +99,12 @@ func (r *recordingServer) serveChannel(nc ssh.NewChannel) {
 // start runs the server and returns a connected session to it.
 func (r *recordingServer) start(t *testing.T) *Session {
 	t.Helper()
-	config, signer := openServerConfig(t)
-	port := serveSSHWith(t, config, func(_ *ssh.ServerConn, chans <-chan ssh.NewChannel, reqs <-chan *ssh.Request) {
+	return connectedSession(t, func(_ *ssh.ServerConn, chans <-chan ssh.NewChannel, reqs <-chan *ssh.Request) {
 		go ssh.DiscardRequests(reqs)
 		for nc := range chans {
 			go r.serveChannel(nc)
 		}
-	})
-	kh := filepath.Join(t.TempDir(), "known_hosts")
-	line := recordingKnownHost(port, signer.PublicKey())
-	if err := os.WriteFile(kh, []byte(line), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	s := NewSession(Options{Host: "127.0.0.1", Port: port, User: "someone", KnownHosts: []string{kh},
-		HostKeyPolicy: HostKeyPolicy{Strict: "yes"}, NoAgent: true, NoDefaultIdentities: true, NoConfig: true,
-		ConnectTimeout: 10 * time.Second})
-	t.Cleanup(func() { s.Close() })
-	if err := s.Connect(context.Background()); err != nil {
-		t.Fatalf("Connect: %v", err)
-	}
-	return s
+	}, nil)
 }
 
 func recordingKnownHost(port int, key ssh.PublicKey) string {

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -105,24 +103,7 @@ func (l *limitedServer) figures() (peak, refused int) {
 // change applied to its options.
 func (l *limitedServer) start(t *testing.T, change func(*Options)) *Session {
 	t.Helper()
-	config, signer := openServerConfig(t)
-	port := serveSSHWith(t, config, l.serve)
-	kh := filepath.Join(t.TempDir(), "known_hosts")
-	if err := os.WriteFile(kh, []byte(recordingKnownHost(port, signer.PublicKey())), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	o := Options{Host: "127.0.0.1", Port: port, User: "someone", KnownHosts: []string{kh},
-		HostKeyPolicy: HostKeyPolicy{Strict: "yes"}, NoAgent: true, NoDefaultIdentities: true, NoConfig: true,
-		ConnectTimeout: 10 * time.Second}
-	if change != nil {
-		change(&o)
-	}
-	s := NewSession(o)
-	t.Cleanup(func() { s.Close() })
-	if err := s.Connect(context.Background()); err != nil {
-		t.Fatalf("Connect: %v", err)
-	}
-	return s
+	return connectedSession(t, l.serve, change)
 }
 
 // TestSessionsBeyondTheServerLimitWait runs more commands at once than the

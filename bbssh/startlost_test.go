@@ -2,8 +2,6 @@ package bbssh
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -70,21 +68,9 @@ func TestStartOnALostConnection(t *testing.T) {
 		}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			config, signer := openServerConfig(t)
-			port := serveSSHWith(t, config, dropOnExec)
-			kh := filepath.Join(t.TempDir(), "known_hosts")
-			if err := os.WriteFile(kh, []byte(recordingKnownHost(port, signer.PublicKey())), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			s := NewSession(Options{Host: "127.0.0.1", Port: port, User: "someone", KnownHosts: []string{kh},
-				HostKeyPolicy: HostKeyPolicy{Strict: "yes"}, NoAgent: true, NoDefaultIdentities: true, NoConfig: true,
-				ConnectTimeout: 10 * time.Second})
-			t.Cleanup(func() { s.Close() })
+			s := connectedSession(t, dropOnExec, nil)
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
-			if err := s.Connect(ctx); err != nil {
-				t.Fatalf("Connect: %v", err)
-			}
 			err := tt.start(ctx, s)
 			if err == nil {
 				t.Fatal("the start succeeded on a dropped connection")

@@ -1,10 +1,14 @@
 package bbssh
 
 import (
+	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"net"
+	"os"
+	"path/filepath"
 	"testing"
+	"time"
 
 	"bbssh/test/tcpserve"
 
@@ -55,6 +59,32 @@ func serveSSHConn(c net.Conn, config *ssh.ServerConfig, serve func(sc *ssh.Serve
 	}
 	defer sc.Close()
 	serve(sc, chans, reqs)
+}
+
+// connectedSession runs an in-process SSH server that lets anyone in and
+// hands each connection to serve, and returns a session connected to it
+// that knows its host key (closed when the test ends). change, when not
+// nil, adjusts the session's options first.
+func connectedSession(t *testing.T, serve func(sc *ssh.ServerConn, chans <-chan ssh.NewChannel, reqs <-chan *ssh.Request), change func(*Options)) *Session {
+	t.Helper()
+	config, signer := openServerConfig(t)
+	port := serveSSHWith(t, config, serve)
+	kh := filepath.Join(t.TempDir(), "known_hosts")
+	if err := os.WriteFile(kh, []byte(recordingKnownHost(port, signer.PublicKey())), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	o := Options{Host: "127.0.0.1", Port: port, User: "someone", KnownHosts: []string{kh},
+		HostKeyPolicy: HostKeyPolicy{Strict: "yes"}, NoAgent: true, NoDefaultIdentities: true, NoConfig: true,
+		ConnectTimeout: 10 * time.Second}
+	if change != nil {
+		change(&o)
+	}
+	s := NewSession(o)
+	t.Cleanup(func() { s.Close() })
+	if err := s.Connect(context.Background()); err != nil {
+		t.Fatalf("Connect: %v", err)
+	}
+	return s
 }
 
 // serveSSH runs an in-process SSH server with config that lets clients
