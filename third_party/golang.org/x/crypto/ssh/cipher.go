@@ -381,19 +381,28 @@ func (c *gcmCipher) readCipherPacket(seqNum uint32, r io.Reader) ([]byte, error)
 		return nil, errors.New("ssh: max packet length exceeded")
 	}
 
-	if cap(c.buf) < int(length+gcmTagSize) {
-		c.buf = make([]byte, length+gcmTagSize)
-	} else {
-		c.buf = c.buf[:length+gcmTagSize]
-	}
-
-	if _, err := io.ReadFull(r, c.buf); err != nil {
+	sealed, br, err := peekSealed(r, int(length+gcmTagSize), 0)
+	if err != nil {
 		return nil, err
+	}
+	if br == nil {
+		if cap(c.buf) < int(length+gcmTagSize) {
+			c.buf = make([]byte, length+gcmTagSize)
+		} else {
+			c.buf = c.buf[:length+gcmTagSize]
+		}
+		if _, err := io.ReadFull(r, c.buf); err != nil {
+			return nil, err
+		}
+		sealed = c.buf
 	}
 
 	// Decrypting into a new buffer costs what decrypting in place does,
 	// and spares connectionState.readPacket its copy (freshPackets).
-	plain, err := c.aead.Open(newPacket(int(length)), c.iv, c.buf, c.prefix[:])
+	plain, err := c.aead.Open(newPacket(int(length)), c.iv, sealed, c.prefix[:])
+	if br != nil {
+		br.Discard(len(sealed))
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -756,9 +765,17 @@ func (c *chacha20Poly1305Cipher) readCipherPacket(seqNum uint32, r io.Reader) ([
 	s.XORKeyStream(polyKey[:], polyKey[:])
 	s.XORKeyStream(discardBuf[:], discardBuf[:]) // skip the next 32 bytes
 
-	encryptedLength := c.buf[:4]
-	if _, err := io.ReadFull(r, encryptedLength); err != nil {
+	// The length and the contents are read in place in r's buffer when
+	// it can hold the packet (peekSealed), else into c.buf.
+	encryptedLength, br, err := peekSealed(r, 4, 0)
+	if err != nil {
 		return nil, err
+	}
+	if br == nil {
+		encryptedLength = c.buf[:4]
+		if _, err := io.ReadFull(r, encryptedLength); err != nil {
+			return nil, err
+		}
 	}
 
 	var lenBytes [4]byte
@@ -775,20 +792,36 @@ func (c *chacha20Poly1305Cipher) readCipherPacket(seqNum uint32, r io.Reader) ([
 
 	contentEnd := 4 + length
 	packetEnd := contentEnd + poly1305.TagSize
-	if uint32(cap(c.buf)) < packetEnd {
-		c.buf = make([]byte, packetEnd)
-		copy(c.buf[:], encryptedLength)
-	} else {
-		c.buf = c.buf[:packetEnd]
+	var sealed []byte
+	if br != nil {
+		// nil when the packet is larger than r's buffer.
+		if sealed, _, err = peekSealed(br, int(packetEnd), 4); err != nil {
+			return nil, err
+		}
 	}
-
-	if _, err := io.ReadFull(r, c.buf[4:packetEnd]); err != nil {
-		return nil, err
+	if sealed != nil {
+		defer br.Discard(int(packetEnd))
+	} else {
+		if uint32(cap(c.buf)) < packetEnd {
+			buf := make([]byte, packetEnd)
+			copy(buf, encryptedLength)
+			c.buf = buf
+		} else {
+			copy(c.buf[:4], encryptedLength)
+			c.buf = c.buf[:packetEnd]
+		}
+		if br != nil {
+			br.Discard(4) // the length was peeked, not read
+		}
+		if _, err := io.ReadFull(r, c.buf[4:packetEnd]); err != nil {
+			return nil, err
+		}
+		sealed = c.buf
 	}
 
 	var mac [poly1305.TagSize]byte
-	copy(mac[:], c.buf[contentEnd:packetEnd])
-	if !poly1305.Verify(&mac, c.buf[:contentEnd], &polyKey) {
+	copy(mac[:], sealed[contentEnd:packetEnd])
+	if !poly1305.Verify(&mac, sealed[:contentEnd], &polyKey) {
 		return nil, errors.New("ssh: MAC failure")
 	}
 
@@ -797,9 +830,9 @@ func (c *chacha20Poly1305Cipher) readCipherPacket(seqNum uint32, r io.Reader) ([
 	// newPacket leaves room for the tag of the Seal keystream.
 	plain := newPacket(int(length))[:length]
 	if c.content != nil {
-		c.content.xorKeyStream(plain, c.buf[4:contentEnd], nonce)
+		c.content.xorKeyStream(plain, sealed[4:contentEnd], nonce)
 	} else {
-		s.XORKeyStream(plain, c.buf[4:contentEnd])
+		s.XORKeyStream(plain, sealed[4:contentEnd])
 	}
 
 	if len(plain) == 0 {
