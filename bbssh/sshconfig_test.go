@@ -450,9 +450,10 @@ func FuzzReadSSHConfig(f *testing.F) {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, content []byte) {
-		// Include reads whatever it names; keep the fuzzer out of /dev.
+		// Include reads whatever it names; inputs that could name a path
+		// (such as a device under /dev) are left unchecked.
 		if bytes.Contains(bytes.ToLower(content), []byte("include")) && bytes.Contains(content, []byte("/")) {
-			t.Skip()
+			return
 		}
 		path := writeSSHConfig(t, t.TempDir(), string(content))
 		for _, host := range []string{"app", "web1", ""} {

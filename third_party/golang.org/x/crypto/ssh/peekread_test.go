@@ -76,15 +76,14 @@ func BenchmarkReadBulkPackets(b *testing.B) {
 func TestReadPacketInPlace(t *testing.T) {
 	sizes := []int{1, 100, 4000, 4096, 32 << 10, 100 << 10, 128 << 10, 7}
 	readers := []struct {
-		name     string
-		wrap     func(io.Reader) io.Reader
-		inPlace  int // the largest packet read in place
-		readSize int
+		name    string
+		wrap    func(io.Reader) io.Reader
+		inPlace int // the largest packet read in place
 	}{
-		{"bulk buffer", func(r io.Reader) io.Reader { return bufio.NewReaderSize(r, bulkReadSize) }, maxPacket, 0},
-		{"4 KiB buffer", func(r io.Reader) io.Reader { return bufio.NewReaderSize(r, 4096) }, 4096 - 4 - 16, 0},
-		{"bulk buffer, one byte a read", func(r io.Reader) io.Reader { return bufio.NewReaderSize(iotest.OneByteReader(r), bulkReadSize) }, maxPacket, 0},
-		{"not a bufio.Reader", func(r io.Reader) io.Reader { return iotest.HalfReader(r) }, 0, 0},
+		{"bulk buffer", func(r io.Reader) io.Reader { return bufio.NewReaderSize(r, bulkReadSize) }, maxPacket},
+		{"4 KiB buffer", func(r io.Reader) io.Reader { return bufio.NewReaderSize(r, 4096) }, 4096 - 4 - 16},
+		{"bulk buffer, one byte a read", func(r io.Reader) io.Reader { return bufio.NewReaderSize(iotest.OneByteReader(r), bulkReadSize) }, maxPacket},
+		{"not a bufio.Reader", func(r io.Reader) io.Reader { return iotest.HalfReader(r) }, 0},
 	}
 	for _, algo := range []string{CipherAES128GCM, CipherAES256GCM, CipherChaCha20Poly1305} {
 		for _, rd := range readers {
