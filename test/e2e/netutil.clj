@@ -2,7 +2,8 @@
 ;; and IPv6) and unix sockets, and round trips that stream a deterministic
 ;; byte sequence and compare sha256 digests, so 64 MiB need no big arrays.
 (ns e2e.netutil
-  (:require [clojure.java.io :as io])
+  (:require [babashka.fs :as fs]
+            [clojure.java.io :as io])
   (:import [java.net InetAddress InetSocketAddress ServerSocket Socket]
            [java.nio ByteBuffer]
            [java.nio.channels ServerSocketChannel SocketChannel]
@@ -42,10 +43,12 @@
 
 (defn temp-dir
   "A new temporary directory that every user may enter, so that the test
-  user's sshd can reach sockets in it."
+  user's sshd can reach sockets in it. It and what the test put in it are
+  deleted when the script exits."
   ^String []
   (let [dir (Files/createTempDirectory "bbssh-e2e" (make-array FileAttribute 0))]
     (Files/setPosixFilePermissions dir (PosixFilePermissions/fromString "rwxr-xr-x"))
+    (.addShutdownHook (Runtime/getRuntime) (Thread. #(fs/delete-tree dir)))
     (str dir)))
 
 (defn- channel-in
