@@ -123,9 +123,11 @@ run_tests() {
   # core here), so that no upstream test of a tested package is left
   # skipped in CI. It runs on its own, not beside the timed tests above.
   (cd "$tree" && go test -count=1 -timeout 30m -run '^TestBurnin$' ./internal/poly1305/ -args -stress)
-  # The series' fuzz target: the assembly keystream against the generic
-  # one (patch 0002), for a bounded number of inputs.
+  # The series' fuzz targets, for a bounded number of inputs each: the
+  # assembly keystream against the generic one (patches 0002 and 0007),
+  # the VAES AES-GCM against crypto/cipher's (patch 0010).
   (cd "$tree" && go test -run '^$' -fuzz '^FuzzChaChaContent$' -fuzztime 20000x ./ssh)
+  (cd "$tree" && go test -run '^$' -fuzz '^FuzzVAESGCM$' -fuzztime 20000x ./ssh)
 }
 
 case "${1:-}" in

@@ -319,6 +319,9 @@ func newGCMCipher(key, iv, unusedMacKey []byte, unusedAlgs DirectionAlgorithms) 
 	if err != nil {
 		return nil, err
 	}
+	if fast, ok := newVAESGCM(key, c, aead); ok {
+		aead = fast
+	}
 
 	return &gcmCipher{
 		aead: aead,
