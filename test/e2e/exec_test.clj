@@ -76,7 +76,7 @@
   (let [e (ex #(bbssh/ssh c/host (c/opts {:username "nobody-here"})))]
     (is (= :bbssh/auth-failed (-> e :data :type)))
     (is (re-find #"authentication failed for nobody-here@" (:message e))))
-  (let [empty-kh (str (java.io.File/createTempFile "known_hosts" ""))
+  (let [empty-kh (str (doto (java.io.File/createTempFile "known_hosts" "") (.deleteOnExit)))
         e (ex #(bbssh/ssh c/host (c/opts {:known-hosts empty-kh})))]
     (is (= :bbssh/host-key-unknown (-> e :data :type)))
     (is (re-find #"SHA256:" (:message e)))

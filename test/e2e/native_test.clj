@@ -4,7 +4,8 @@
 ;; act on.
 (load-file (str (System/getenv "BBSSH_E2E_DIR") "/common.clj"))
 (ns e2e.native-test
-  (:require [clojure.test :refer [deftest is testing]]
+  (:require [babashka.fs :as fs]
+            [clojure.test :refer [deftest is testing]]
             [clojure.string :as str]
             [e2e.common :as c]))
 
@@ -96,25 +97,27 @@
 (def s (bbssh/ssh c/host (c/opts)))
 
 (deftest progress-lines-on-long-copies
-  (let [dir (doto (java.io.File/createTempFile "bbssh-progress" "") (.delete) (.mkdirs))
+  (let [dir (fs/file (fs/create-temp-dir {:prefix "bbssh-progress"}))
         big (java.io.File. dir "big.bin")
         remote (str "progress-" (System/nanoTime) ".bin")
         err (java.io.StringWriter.)]
-    (with-open [out (java.io.FileOutputStream. big)]
-      (.write out (byte-array (* 3 1024 1024))))
-    (binding [*err* err]
-      (scp/scp-to [big] remote {:session s :progress true}))
-    (let [shown (str err)]
-      (is (str/includes? shown "big.bin"))
-      (is (re-find #"3\.0 MiB / 3\.0 MiB" shown) shown)
-      (is (re-find #"ETA" shown)))
-    (let [err (java.io.StringWriter.)
-          back (java.io.File. dir "back.bin")]
+    (try
+      (with-open [out (java.io.FileOutputStream. big)]
+        (.write out (byte-array (* 3 1024 1024))))
       (binding [*err* err]
-        (sftp/get s remote (str back) {:progress true}))
-      (is (= (* 3 1024 1024) (.length back)))
-      (is (re-find #"back\.bin\s+3\.0 MiB / 3\.0 MiB" (str err)) (str err)))
-    (sftp/rm s remote)))
+        (scp/scp-to [big] remote {:session s :progress true}))
+      (let [shown (str err)]
+        (is (str/includes? shown "big.bin"))
+        (is (re-find #"3\.0 MiB / 3\.0 MiB" shown) shown)
+        (is (re-find #"ETA" shown)))
+      (let [err (java.io.StringWriter.)
+            back (java.io.File. dir "back.bin")]
+        (binding [*err* err]
+          (sftp/get s remote (str back) {:progress true}))
+        (is (= (* 3 1024 1024) (.length back)))
+        (is (re-find #"back\.bin\s+3\.0 MiB / 3\.0 MiB" (str err)) (str err)))
+      (sftp/rm s remote)
+      (finally (fs/delete-tree dir)))))
 
 (defn failure [f]
   (try (f) nil (catch clojure.lang.ExceptionInfo e {:message (ex-message e) :type (:type (ex-data e))})))
@@ -125,10 +128,10 @@
            ["unknown user" #(bbssh/ssh c/host (c/opts {:username "nobody-here"})) :bbssh/auth-failed #"authentication failed for nobody-here@127\.0\.0\.1:\d+; tried publickey"]
            ["typo in an option" #(bbssh/ssh c/host (c/opts {:usernme "me"})) :bbssh/bad-option #"unknown option :usernme"]
            ["missing key file" #(bbssh/ssh c/host (c/opts {:identity "/no/such/key"})) :bbssh/bad-option #"identity file /no/such/key cannot be read"]
-           ["unknown host key" #(bbssh/ssh c/host (c/opts {:known-hosts (str (java.io.File/createTempFile "known_hosts" ""))})) :bbssh/host-key-unknown #"unknown host key for \[127\.0\.0\.1\]:\d+: \S+ key fingerprint is SHA256:\S+; no way to ask whether to trust it"]
+           ["unknown host key" #(bbssh/ssh c/host (c/opts {:known-hosts (str (doto (java.io.File/createTempFile "known_hosts" "") (.deleteOnExit)))})) :bbssh/host-key-unknown #"unknown host key for \[127\.0\.0\.1\]:\d+: \S+ key fingerprint is SHA256:\S+; no way to ask whether to trust it"]
            ["bad forward spec" #(session/set-port-forwarding-local s "8080:nowhere") :bbssh/bad-option #"8080:nowhere"]
            ["missing remote file" #(sftp/stat s "no/such/file") :bbssh/not-found #"no/such/file"]
-           ["scp of a missing file" #(scp/scp-from "no-such-file" (str (java.io.File/createTempFile "scp-target" "")) {:session s}) nil #"no-such-file"]
+           ["scp of a missing file" #(scp/scp-from "no-such-file" (str (doto (java.io.File/createTempFile "scp-target" "") (.deleteOnExit))) {:session s}) nil #"no-such-file"]
            ["released session" #(bbssh/exec :bbssh/session-99999 "true") :bbssh/unknown-handle #"session-99999"]]]
     (testing what
       (let [e (failure f)]

@@ -13,7 +13,7 @@
 
 (def opts
   (if (= "hostkey" case-name)
-    (c/opts {:known-hosts (str (java.io.File/createTempFile "known_hosts" ""))})
+    (c/opts {:known-hosts (str (doto (java.io.File/createTempFile "known_hosts" "") (.deleteOnExit)))})
     {:port c/port :username c/user :known-hosts (c/env "BBSSH_TEST_KNOWN_HOSTS")
      :no-agent true :identities-only true :config-file false}))
 
