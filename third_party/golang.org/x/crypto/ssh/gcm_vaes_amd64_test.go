@@ -35,15 +35,6 @@ func newTestGCMs(t testing.TB, key []byte) (fast, std cipher.AEAD) {
 	return fast, std
 }
 
-func mustHex(t *testing.T, s string) []byte {
-	t.Helper()
-	b, err := hex.DecodeString(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
 // TestVAESGCMKnownAnswers checks test cases 3 and 15 of the GCM
 // specification (McGrew and Viega), AES-128 and AES-256 with four blocks
 // of plaintext.
@@ -70,9 +61,9 @@ func TestVAESGCMKnownAnswers(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			fast, _ := newTestGCMs(t, mustHex(t, tt.key))
-			nonce, plaintext := mustHex(t, tt.nonce), mustHex(t, tt.plaintext)
-			want := append(mustHex(t, tt.ciphertext), mustHex(t, tt.tag)...)
+			fast, _ := newTestGCMs(t, unhex(tt.key))
+			nonce, plaintext := unhex(tt.nonce), unhex(tt.plaintext)
+			want := append(unhex(tt.ciphertext), unhex(tt.tag)...)
 			if got := fast.Seal(nil, nonce, plaintext, nil); !bytes.Equal(got, want) {
 				t.Fatalf("Seal = %x, want %x", got, want)
 			}
@@ -219,7 +210,7 @@ func TestExpandAESKey(t *testing.T) {
 	}
 	for _, tt := range tests {
 		var roundKeys [15][16]byte
-		rounds := expandAESKey(mustHex(t, tt.key), &roundKeys)
+		rounds := expandAESKey(unhex(tt.key), &roundKeys)
 		if got := hex.EncodeToString(roundKeys[rounds][:]); got != tt.last {
 			t.Errorf("key %s: last round key %s, want %s", tt.key, got, tt.last)
 		}
