@@ -3,11 +3,12 @@
 ;; logging, progress lines on long copies, and error messages a person can
 ;; act on.
 (load-file (str (System/getenv "BBSSH_E2E_DIR") "/common.clj"))
+(load-file (str (System/getenv "BBSSH_E2E_DIR") "/netutil.clj"))
 (ns e2e.native-test
-  (:require [babashka.fs :as fs]
-            [clojure.test :refer [deftest is testing]]
+  (:require [clojure.test :refer [deftest is testing]]
             [clojure.string :as str]
-            [e2e.common :as c]))
+            [e2e.common :as c]
+            [e2e.netutil :as n]))
 
 (c/load-pod!)
 (require '[pod.epiccastle.bbssh.core :as bbssh]
@@ -97,27 +98,25 @@
 (def s (bbssh/ssh c/host (c/opts)))
 
 (deftest progress-lines-on-long-copies
-  (let [dir (fs/file (fs/create-temp-dir {:prefix "bbssh-progress"}))
+  (let [dir (n/temp-dir)
         big (java.io.File. dir "big.bin")
         remote (str "progress-" (System/nanoTime) ".bin")
         err (java.io.StringWriter.)]
-    (try
-      (with-open [out (java.io.FileOutputStream. big)]
-        (.write out (byte-array (* 3 1024 1024))))
+    (with-open [out (java.io.FileOutputStream. big)]
+      (.write out (byte-array (* 3 1024 1024))))
+    (binding [*err* err]
+      (scp/scp-to [big] remote {:session s :progress true}))
+    (let [shown (str err)]
+      (is (str/includes? shown "big.bin"))
+      (is (re-find #"3\.0 MiB / 3\.0 MiB" shown) shown)
+      (is (re-find #"ETA" shown)))
+    (let [err (java.io.StringWriter.)
+          back (java.io.File. dir "back.bin")]
       (binding [*err* err]
-        (scp/scp-to [big] remote {:session s :progress true}))
-      (let [shown (str err)]
-        (is (str/includes? shown "big.bin"))
-        (is (re-find #"3\.0 MiB / 3\.0 MiB" shown) shown)
-        (is (re-find #"ETA" shown)))
-      (let [err (java.io.StringWriter.)
-            back (java.io.File. dir "back.bin")]
-        (binding [*err* err]
-          (sftp/get s remote (str back) {:progress true}))
-        (is (= (* 3 1024 1024) (.length back)))
-        (is (re-find #"back\.bin\s+3\.0 MiB / 3\.0 MiB" (str err)) (str err)))
-      (sftp/rm s remote)
-      (finally (fs/delete-tree dir)))))
+        (sftp/get s remote (str back) {:progress true}))
+      (is (= (* 3 1024 1024) (.length back)))
+      (is (re-find #"back\.bin\s+3\.0 MiB / 3\.0 MiB" (str err)) (str err)))
+    (sftp/rm s remote)))
 
 (defn failure [f]
   (try (f) nil (catch clojure.lang.ExceptionInfo e {:message (ex-message e) :type (:type (ex-data e))})))
