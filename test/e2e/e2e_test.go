@@ -197,7 +197,14 @@ func TestTerminalPrompts(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			env := []string{"BBSSH_PROMPT_CASE=" + tt.name}
+			// The known_hosts the hostkey case starts empty and
+			// the pod writes to; the test's, since the script may
+			// be killed once it has printed its RESULT.
+			knownHosts := filepath.Join(t.TempDir(), "known_hosts")
+			if err := os.WriteFile(knownHosts, nil, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			env := []string{"BBSSH_PROMPT_CASE=" + tt.name, "BBSSH_PROMPT_KNOWN_HOSTS=" + knownHosts}
 			if tt.prompt == "" {
 				out := runScript(t, "terminal_prompt.clj", "stdio", env...)
 				if !strings.Contains(out, "RESULT") || !strings.Contains(out, tt.result) {

@@ -13,7 +13,7 @@
 
 (def opts
   (if (= "hostkey" case-name)
-    (c/opts {:known-hosts (str (doto (java.io.File/createTempFile "known_hosts" "") (.deleteOnExit)))})
+    (c/opts {:known-hosts (c/env "BBSSH_PROMPT_KNOWN_HOSTS")})
     {:port c/port :username c/user :known-hosts (c/env "BBSSH_TEST_KNOWN_HOSTS")
      :no-agent true :identities-only true :config-file false}))
 
